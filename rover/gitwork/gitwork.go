@@ -1,0 +1,467 @@
+// Package gitwork prepares the git work dir of a run and collects what the
+// pilot changed in it.
+//
+// A rover keeps one bare mirror per repository under
+// <root>/mirrors/<sha256(clone url)[:16]>.git, cloned from the network once
+// and fetched afterwards, and gives each operation a local clone of that
+// mirror under <root>/operations/<operation id>, whose origin is the real
+// clone URL. After the pilot exits the work is committed with the claim's
+// author, diffed against the merge base with the base branch and pushed.
+//
+// The repository credential reaches git only through the environment of
+// git's own network commands: a credential helper defined in GIT_CONFIG_*
+// variables reads it from two more variables. Nothing of it is written to
+// .git/config or to any other file, and it is scrubbed from error messages.
+package gitwork
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+// MaxDiffBytes bounds the diff text reported in an artifact; the stats are
+// always complete.
+const MaxDiffBytes = 1 << 20
+
+// Without a repository, the work dir's history starts from an empty commit
+// on this branch, made by this author.
+const (
+	localBase        = "main"
+	localAuthorName  = "UFO"
+	localAuthorEmail = "ufo@localhost"
+)
+
+// credentialHelper answers git's "get" with the two variables set on git's
+// own commands, and ignores "store" and "erase" so no helper saves it.
+const credentialHelper = `!f() { test "$1" = get || exit 0; printf 'username=%s\npassword=%s\n' "$UFO_GIT_USERNAME" "$UFO_GIT_PASSWORD"; }; f`
+
+// Manager owns a rover's mirrors and operation work dirs.
+type Manager struct {
+	root   string
+	env    []string
+	clones atomic.Int64
+}
+
+// New returns a Manager rooted at <outpost>/rovers/<rover id>. env is the
+// environment git runs with (the rover's own, usually).
+func New(root string, env []string) *Manager {
+	return &Manager{root: root, env: gitEnv(env)}
+}
+
+// Clones counts the mirrors this Manager has cloned from the network; a
+// second run of the same repository must not add to it.
+func (m *Manager) Clones() int64 { return m.clones.Load() }
+
+// MirrorDir is where the mirror of cloneURL lives.
+func (m *Manager) MirrorDir(cloneURL string) string {
+	sum := sha256.Sum256([]byte(cloneURL))
+	return filepath.Join(m.root, "mirrors", hex.EncodeToString(sum[:])[:16]+".git")
+}
+
+// WorkDir is the work dir of an operation.
+func (m *Manager) WorkDir(operationID string) string {
+	return filepath.Join(m.root, "operations", operationID)
+}
+
+// Job is the git side of one run.
+type Job struct {
+	OperationID string
+	Branch      string
+	Repository  *wire.Repository // nil: a local repository with no remote
+}
+
+// Work is a prepared work dir, checked out on the run's branch.
+type Work struct {
+	Dir        string
+	Branch     string
+	BaseBranch string
+
+	m       *Manager
+	repo    *wire.Repository
+	baseRef string // what the diff is taken against
+	author  []string
+}
+
+// Prepare makes the work dir of job ready for the pilot: mirrored, cloned
+// or fetched, and on the job's branch (the existing one for a follow-up).
+func (m *Manager) Prepare(ctx context.Context, job Job) (*Work, error) {
+	if err := ValidName(job.OperationID); err != nil {
+		return nil, fmt.Errorf("operation id: %w", err)
+	}
+	if err := m.checkBranch(ctx, job.Branch); err != nil {
+		return nil, err
+	}
+	w := &Work{Dir: m.WorkDir(job.OperationID), Branch: job.Branch, m: m, repo: job.Repository}
+	if job.Repository == nil {
+		w.BaseBranch, w.baseRef = localBase, "refs/heads/"+localBase
+		w.author = authorEnv(localAuthorName, localAuthorEmail)
+		return w, w.prepareLocal(ctx)
+	}
+	if job.Repository.CloneURL == "" {
+		return nil, errors.New("repository has no clone url")
+	}
+	w.author = authorEnv(job.Repository.AuthorName, job.Repository.AuthorEmail)
+	return w, w.prepareClone(ctx)
+}
+
+func (w *Work) prepareLocal(ctx context.Context) error {
+	if !isRepo(w.Dir) {
+		if err := os.RemoveAll(w.Dir); err != nil {
+			return fmt.Errorf("clear work dir: %w", err)
+		}
+		if err := os.MkdirAll(w.Dir, 0o755); err != nil {
+			return fmt.Errorf("create work dir: %w", err)
+		}
+		if _, err := w.git(ctx, nil, "init", "--quiet", "--initial-branch="+localBase); err != nil {
+			return err
+		}
+		if _, err := w.git(ctx, w.author, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+			"--allow-empty", "--message", "Start an empty work dir"); err != nil {
+			return err
+		}
+	}
+	start := w.baseRef
+	if w.refExists(ctx, "refs/heads/"+w.Branch) {
+		start = ""
+	}
+	return w.checkout(ctx, start)
+}
+
+func (w *Work) prepareClone(ctx context.Context) error {
+	mirror, err := w.m.mirror(ctx, w.repo)
+	if err != nil {
+		return err
+	}
+	if isRepo(w.Dir) {
+		if _, err := w.git(ctx, nil, "fetch", "--quiet", "--prune", mirror, "+refs/heads/*:refs/remotes/origin/*"); err != nil {
+			return err
+		}
+	} else {
+		if err := os.RemoveAll(w.Dir); err != nil {
+			return fmt.Errorf("clear work dir: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(w.Dir), 0o755); err != nil {
+			return fmt.Errorf("create operations dir: %w", err)
+		}
+		if _, err := w.m.run(ctx, filepath.Dir(w.Dir), nil, "clone", "--quiet", "--no-checkout", mirror, w.Dir); err != nil {
+			return err
+		}
+		if _, err := w.git(ctx, nil, "remote", "set-url", "origin", w.repo.CloneURL); err != nil {
+			return err
+		}
+	}
+	w.BaseBranch = w.repo.BaseBranch
+	if w.BaseBranch == "" {
+		head, err := w.m.run(ctx, mirror, nil, "symbolic-ref", "--short", "HEAD")
+		if err != nil {
+			return fmt.Errorf("find the default branch: %w", err)
+		}
+		w.BaseBranch = head
+	}
+	w.baseRef = "refs/remotes/origin/" + w.BaseBranch
+	if !w.refExists(ctx, w.baseRef) {
+		return fmt.Errorf("base branch %q not found in %s", w.BaseBranch, w.repo.CloneURL)
+	}
+	// The remote branch wins over a local one: it is what the last
+	// successful run pushed, plus whatever people added to it since.
+	switch remote := "refs/remotes/origin/" + w.Branch; {
+	case w.refExists(ctx, remote):
+		return w.checkout(ctx, remote)
+	case w.refExists(ctx, "refs/heads/"+w.Branch):
+		return w.checkout(ctx, "")
+	default:
+		return w.checkout(ctx, w.baseRef)
+	}
+}
+
+// checkout puts the work dir on w.Branch, (re)created at start unless start
+// is empty, and removes what an earlier run left uncommitted.
+func (w *Work) checkout(ctx context.Context, start string) error {
+	args := []string{"checkout", "--quiet", "--force"}
+	if start == "" {
+		args = append(args, w.Branch)
+	} else {
+		args = append(args, "--no-track", "-B", w.Branch, start)
+	}
+	if _, err := w.git(ctx, nil, args...); err != nil {
+		return err
+	}
+	_, err := w.git(ctx, nil, "clean", "-ffdq")
+	return err
+}
+
+// mirror clones the repository's bare mirror the first time and fetches it
+// afterwards, and returns its path.
+func (m *Manager) mirror(ctx context.Context, repo *wire.Repository) (string, error) {
+	dir := m.MirrorDir(repo.CloneURL)
+	cred := credentialEnv(repo)
+	if isBare(dir) {
+		if _, err := m.runSecret(ctx, dir, cred, repo.Password, "fetch", "--quiet", "--prune", "origin"); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create mirrors dir: %w", err)
+	}
+	// Clone next to the final place and rename, so an interrupted clone is
+	// never taken for a mirror.
+	tmp, err := os.MkdirTemp(parent, filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("create mirror dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := m.runSecret(ctx, parent, cred, repo.Password, "clone", "--quiet", "--mirror", repo.CloneURL, tmp); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("clear mirror dir: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", fmt.Errorf("move mirror into place: %w", err)
+	}
+	m.clones.Add(1)
+	return dir, nil
+}
+
+// Finish commits what the pilot changed (nothing when nothing changed),
+// diffs the branch against its merge base with the base branch and, when
+// push is set and there is a repository, pushes the branch to origin.
+func (w *Work) Finish(ctx context.Context, message string, push bool) (wire.Artifact, error) {
+	art := wire.Artifact{Branch: w.Branch, BaseBranch: w.BaseBranch}
+	if _, err := w.git(ctx, nil, "add", "--all"); err != nil {
+		return art, err
+	}
+	if _, err := w.git(ctx, nil, "diff", "--cached", "--quiet"); err != nil {
+		if !isExit(err, 1) {
+			return art, err
+		}
+		if _, err := w.git(ctx, w.author, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+			"--message", message); err != nil {
+			return art, err
+		}
+	}
+	head, err := w.git(ctx, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return art, err
+	}
+	art.HeadCommit = head
+	base, err := w.git(ctx, nil, "merge-base", "HEAD", w.baseRef)
+	if err != nil {
+		return art, err
+	}
+	if err := w.diff(ctx, base, &art); err != nil {
+		return art, err
+	}
+	if !push || w.repo == nil {
+		return art, nil
+	}
+	ahead, err := w.git(ctx, nil, "rev-list", "--count", w.baseRef+"..HEAD")
+	if err != nil {
+		return art, err
+	}
+	if ahead == "0" {
+		return art, nil // nothing to push: the branch is the base
+	}
+	if _, err := w.m.runSecret(ctx, w.Dir, credentialEnv(w.repo), w.repo.Password,
+		"push", "--quiet", "origin", "HEAD:refs/heads/"+w.Branch); err != nil {
+		return art, err
+	}
+	art.Pushed = true
+	return art, nil
+}
+
+func (w *Work) diff(ctx context.Context, base string, art *wire.Artifact) error {
+	flags := []string{"diff", "--no-color", "--no-ext-diff", "--no-textconv"}
+	text, err := w.m.runRaw(ctx, w.Dir, nil, "", append(flags, base, "HEAD")...)
+	if err != nil {
+		return err
+	}
+	art.Diff = truncateDiff(text)
+	stats, err := w.git(ctx, nil, append(flags, "--numstat", base, "HEAD")...)
+	if err != nil {
+		return err
+	}
+	for line := range strings.Lines(stats) {
+		fields := strings.SplitN(strings.TrimSpace(line), "\t", 3)
+		if len(fields) < 3 {
+			continue
+		}
+		art.Files++
+		// Binary files show "-" for both counts.
+		if n, err := strconv.Atoi(fields[0]); err == nil {
+			art.Insertions += n
+		}
+		if n, err := strconv.Atoi(fields[1]); err == nil {
+			art.Deletions += n
+		}
+	}
+	return nil
+}
+
+func truncateDiff(text string) string {
+	if len(text) <= MaxDiffBytes {
+		return text
+	}
+	cut := strings.LastIndexByte(text[:MaxDiffBytes], '\n') + 1
+	return text[:cut] + fmt.Sprintf("[diff truncated: %d of %d bytes shown]\n", cut, len(text))
+}
+
+func (m *Manager) checkBranch(ctx context.Context, branch string) error {
+	if branch == "" {
+		return errors.New("the run has no branch")
+	}
+	if _, err := m.run(ctx, "", nil, "check-ref-format", "--branch", branch); err != nil {
+		return fmt.Errorf("branch %q: %w", branch, err)
+	}
+	return nil
+}
+
+func (w *Work) refExists(ctx context.Context, ref string) bool {
+	_, err := w.git(ctx, nil, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
+	return err == nil
+}
+
+func (w *Work) git(ctx context.Context, extraEnv []string, args ...string) (string, error) {
+	return w.m.run(ctx, w.Dir, extraEnv, args...)
+}
+
+func (m *Manager) run(ctx context.Context, dir string, extraEnv []string, args ...string) (string, error) {
+	out, err := m.runRaw(ctx, dir, extraEnv, "", args...)
+	return strings.TrimSpace(out), err
+}
+
+func (m *Manager) runSecret(ctx context.Context, dir string, extraEnv []string, secret string, args ...string) (string, error) {
+	out, err := m.runRaw(ctx, dir, extraEnv, secret, args...)
+	return strings.TrimSpace(out), err
+}
+
+// runRaw runs git and returns its stdout. A failure carries the command and
+// the last lines of stderr, with secret scrubbed out.
+func (m *Manager) runRaw(ctx context.Context, dir string, extraEnv []string, secret string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(slices.Clip(m.env), extraEnv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = "…" + msg[len(msg)-2000:]
+		}
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+		if msg != "" {
+			return "", &Error{Command: args[0], Err: err, Stderr: msg}
+		}
+		return "", &Error{Command: args[0], Err: err}
+	}
+	return stdout.String(), nil
+}
+
+// Error is a failed git command.
+type Error struct {
+	Command string // the git subcommand
+	Err     error
+	Stderr  string
+}
+
+func (e *Error) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("git %s: %v", e.Command, e.Err)
+	}
+	return fmt.Sprintf("git %s: %v: %s", e.Command, e.Err, e.Stderr)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func isExit(err error, code int) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == code
+}
+
+// credentialEnv is the environment that lets git's network commands
+// authenticate. The empty helper first drops every helper configured
+// elsewhere, so none of them is asked to store the credential.
+func credentialEnv(repo *wire.Repository) []string {
+	if repo.Password == "" {
+		return nil
+	}
+	user := repo.Username
+	if user == "" {
+		user = "x-access-token"
+	}
+	return []string{
+		"GIT_CONFIG_COUNT=2",
+		"GIT_CONFIG_KEY_0=credential.helper",
+		"GIT_CONFIG_VALUE_0=",
+		"GIT_CONFIG_KEY_1=credential.helper",
+		"GIT_CONFIG_VALUE_1=" + credentialHelper,
+		"UFO_GIT_USERNAME=" + user,
+		"UFO_GIT_PASSWORD=" + repo.Password,
+	}
+}
+
+func authorEnv(name, email string) []string {
+	if name == "" {
+		name = localAuthorName
+	}
+	if email == "" {
+		email = localAuthorEmail
+	}
+	return []string{
+		"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email,
+		"GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email,
+	}
+}
+
+// gitEnv is env without the variables that would point git at another
+// repository than the one it runs in, and without a terminal prompt.
+func gitEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+			"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX",
+			"UFO_GIT_USERNAME", "UFO_GIT_PASSWORD":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "GIT_TERMINAL_PROMPT=0")
+}
+
+func isRepo(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, ".git"))
+	return err == nil && fi.IsDir()
+}
+
+func isBare(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "HEAD"))
+	return err == nil
+}
+
+// ValidName refuses an id (of an operation, of a rover) that could not be
+// used as one directory name: empty, "." or "..", or holding a separator.
+func ValidName(s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`) || strings.ContainsRune(s, 0) {
+		return fmt.Errorf("%q is not usable as a directory name", s)
+	}
+	return nil
+}
