@@ -199,6 +199,11 @@ type Completion struct {
 	SessionID     string    `json:"session_id,omitempty"`
 	Usage         *Usage    `json:"usage,omitempty"`
 	Artifact      *Artifact `json:"artifact,omitempty"`
+
+	// FailureMessage is the human text that goes with FailureReason (the
+	// pilot's Result.Message, git's stderr). Added by the rover; the rover
+	// also sends its own failures (git) as an error event.
+	FailureMessage string `json:"failure_message,omitempty"`
 }
 
 // Artifact is a run's outputs.
