@@ -1,0 +1,152 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ufo-run/ufo/app"
+)
+
+func (s *Server) listFleets(w http.ResponseWriter, r *http.Request) {
+	fleets, err := s.store.FleetsForUser(r.Context(), userFrom(r.Context()).ID)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fleets)
+}
+
+type fleetRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createFleet(w http.ResponseWriter, r *http.Request) {
+	var in fleetRequest
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	var c check
+	c.text("name", in.Name, true, 100)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	f, err := s.store.CreateFleet(r.Context(), in.Name, userFrom(r.Context()).ID)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	if s.cfg.OnFleetCreated != nil {
+		s.cfg.OnFleetCreated(r.Context(), f.ID)
+	}
+	writeJSON(w, http.StatusCreated, f)
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.store.Memberships(r.Context(), fleetFrom(r.Context()))
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ms)
+}
+
+type memberRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
+	var in memberRequest
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	var c check
+	c.oneOf("role", in.Role, app.RoleOwner, app.RoleAdmin, app.RoleMember)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	if in.Role == app.RoleOwner && roleFrom(r.Context()) != app.RoleOwner {
+		writeError(w, s.log, app.Errorf(app.EForbidden, "only an owner can make owners"))
+		return
+	}
+	if err := s.store.UpdateMembershipRole(r.Context(), fleetFrom(r.Context()), param(r, "user"), in.Role); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.DeleteMembership(r.Context(), fleetFrom(r.Context()), param(r, "user")); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listInvitations(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.store.Invitations(r.Context(), fleetFrom(r.Context()))
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inv)
+}
+
+type invitationRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
+	var in invitationRequest
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	if in.Role == "" {
+		in.Role = app.RoleMember
+	}
+	in.Email = strings.TrimSpace(in.Email)
+	var c check
+	c.text("email", in.Email, true, 254)
+	c.that(in.Email == "" || validEmail(in.Email), "email is not a valid address")
+	c.oneOf("role", in.Role, app.RoleAdmin, app.RoleMember)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	inv, err := s.store.CreateInvitation(r.Context(), fleetFrom(r.Context()), in.Email, in.Role, userFrom(r.Context()).ID)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	inv.URL = strings.TrimRight(s.cfg.PublicURL, "/") + "/invitations/" + inv.Token
+	writeJSON(w, http.StatusCreated, inv)
+}
+
+func (s *Server) deleteInvitation(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.DeleteInvitation(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// acceptInvitation joins the signed-in user to the invitation's fleet.
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r.Context())
+	if u.ID == "" {
+		writeError(w, s.log, app.Errorf(app.EUnauthorized, "sign in or sign up first, then accept"))
+		return
+	}
+	inv, err := s.store.AcceptInvitation(r.Context(), param(r, "token"), u.ID)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inv)
+}

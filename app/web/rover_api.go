@@ -1,0 +1,267 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/rover/wire"
+	"github.com/ufo-run/ufo/store"
+)
+
+func roverFrom(ctx context.Context) store.RoverIdentity {
+	r, _ := ctx.Value(roverKey).(store.RoverIdentity)
+	return r
+}
+
+// requireRover authenticates a rover's bearer token.
+func (s *Server) requireRover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			writeError(w, s.log, app.Errorf(app.EUnauthorized, "a rover token is required (Authorization: Bearer …)"))
+			return
+		}
+		rv, err := s.store.AuthenticateRover(r.Context(), token)
+		if err != nil {
+			writeError(w, s.log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roverKey, rv)))
+	})
+}
+
+// kindsOf lists the pilot kinds a profile offers; exec is always there.
+func kindsOf(p wire.Profile) []string {
+	kinds := []string{app.KindExec}
+	for _, c := range p.Pilots {
+		if (c.Kind == app.KindClaude || c.Kind == app.KindCodex) && !slices.Contains(kinds, c.Kind) {
+			kinds = append(kinds, c.Kind)
+		}
+	}
+	return kinds
+}
+
+func (s *Server) roverEnroll(w http.ResponseWriter, r *http.Request) {
+	var in wire.EnrollRequest
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	var c check
+	c.text("code", in.Code, true, 200)
+	c.text("name", in.Name, false, 100)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	profile, _ := json.Marshal(in.Profile)
+	e, err := s.store.Enroll(r.Context(), in.Code, in.Name, profile, kindsOf(in.Profile))
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wire.EnrollResponse{RoverID: e.RoverID, FleetID: e.FleetID, Name: e.Name, Token: e.Token, Tags: e.Tags})
+}
+
+func (s *Server) roverConnect(w http.ResponseWriter, r *http.Request) {
+	var in wire.ConnectRequest
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	rv := roverFrom(r.Context())
+	profile, _ := json.Marshal(in.Profile)
+	if err := s.store.ConnectRover(r.Context(), rv.ID, profile, kindsOf(in.Profile)); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.ConnectResponse{
+		RoverID: rv.ID, FleetID: rv.FleetID, Name: rv.Name, Tags: rv.Tags,
+		HeartbeatSeconds: int(s.cfg.Heartbeat.Seconds()), LeaseSeconds: int(s.cfg.Lease.Seconds()),
+		LongPollSeconds: int(s.cfg.LongPoll.Seconds()),
+	})
+}
+
+// roverClaim answers at once when a run fits, otherwise waits for a NOTIFY
+// wake-up until the long-poll time passes (204).
+func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
+	var in wire.ClaimRequest
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &in); err != nil {
+			writeError(w, s.log, err)
+			return
+		}
+	}
+	wait := s.cfg.LongPoll
+	if v := r.URL.Query().Get("wait"); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			writeError(w, s.log, app.Errorf(app.EInvalid, "wait must be a number of seconds"))
+			return
+		}
+		wait = min(time.Duration(n*float64(time.Second)), s.cfg.LongPoll)
+	}
+	rv := roverFrom(r.Context())
+	kinds := rv.Kinds
+	if len(in.Kinds) > 0 {
+		kinds = slices.DeleteFunc(slices.Clone(in.Kinds), func(k string) bool { return !slices.Contains(rv.Kinds, k) })
+	}
+	tags := rv.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	wake, stop := s.hub.WaitRun(rv.FleetID)
+	defer stop()
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		c, err := s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
+		if err != nil {
+			writeError(w, s.log, err)
+			return
+		}
+		if c != nil {
+			s.metrics.claims.Inc()
+			writeJSON(w, http.StatusOK, s.claimAnswer(c))
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) claimAnswer(c *store.Claimed) wire.Claim {
+	var set wire.PilotSettings
+	_ = json.Unmarshal(c.Pilot.Settings, &set) // validated when saved
+	out := wire.Claim{
+		RunID: c.RunID, ClaimToken: c.Token, Attempt: c.Attempt, LeaseSeconds: int(s.cfg.Lease.Seconds()),
+		Operation: wire.Operation{ID: c.Operation.ID, Code: c.Operation.Code, Title: c.Operation.Title, Body: c.Operation.Body},
+		Prompt:    c.Prompt,
+		Pilot:     wire.Pilot{ID: c.Pilot.ID, Name: c.Pilot.Name, Kind: c.Pilot.Kind, Settings: set},
+		SessionID: c.Resume, FollowUp: c.FollowUp, Branch: c.Operation.Branch,
+	}
+	if c.Mission.Repository != "" {
+		out.Repository = &wire.Repository{
+			CloneURL: c.Mission.Repository, BaseBranch: c.Mission.BaseBranch,
+			AuthorName: "UFO", AuthorEmail: "ufo@users.noreply.localhost",
+		}
+	}
+	return out
+}
+
+func (s *Server) runCall(w http.ResponseWriter, r *http.Request, do func(rv store.RoverIdentity, runID string, in wire.RunCall) (wire.RunAck, error)) {
+	var in wire.RunCall
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	ack, err := do(roverFrom(r.Context()), param(r, "id"), in)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ack)
+}
+
+func (s *Server) roverStart(w http.ResponseWriter, r *http.Request) {
+	s.runCall(w, r, func(rv store.RoverIdentity, runID string, in wire.RunCall) (wire.RunAck, error) {
+		cancel, err := s.store.StartRun(r.Context(), runID, rv.ID, in.ClaimToken, s.cfg.Lease)
+		return wire.RunAck{Cancel: cancel}, err
+	})
+}
+
+func (s *Server) roverHeartbeat(w http.ResponseWriter, r *http.Request) {
+	s.runCall(w, r, func(rv store.RoverIdentity, runID string, in wire.RunCall) (wire.RunAck, error) {
+		cancel, err := s.store.Heartbeat(r.Context(), runID, rv.ID, in.ClaimToken, s.cfg.Lease)
+		return wire.RunAck{Cancel: cancel}, err
+	})
+}
+
+var eventTypes = []string{wire.EventText, wire.EventThinking, wire.EventToolUse, wire.EventToolResult, wire.EventUsage, wire.EventError, wire.EventStatus}
+
+func (s *Server) roverEvents(w http.ResponseWriter, r *http.Request) {
+	var in wire.EventBatch
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	var c check
+	c.that(len(in.Events) <= 1000, "at most 1000 events per batch")
+	evs := make([]store.EventInput, 0, len(in.Events))
+	for _, e := range in.Events {
+		c.that(e.Seq > 0, "event seq must be positive")
+		c.that(slices.Contains(eventTypes, e.Type), "unknown event type "+strconv.Quote(e.Type))
+		data := e.Data
+		if len(data) == 0 {
+			data = json.RawMessage(`{}`)
+		}
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		evs = append(evs, store.EventInput{Seq: e.Seq, Type: e.Type, Data: data, At: at})
+	}
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	rv := roverFrom(r.Context())
+	cancel, last, err := s.store.AppendEvents(r.Context(), param(r, "id"), rv.ID, in.ClaimToken, s.cfg.Lease, evs)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	s.metrics.runEvents.Add(float64(len(evs)))
+	writeJSON(w, http.StatusOK, wire.RunAck{Cancel: cancel, LastSeq: last})
+}
+
+func (s *Server) roverComplete(w http.ResponseWriter, r *http.Request) {
+	var in wire.Completion
+	if err := decode(w, r, &in); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	var c check
+	c.oneOf("status", in.Status, wire.RunSucceeded, wire.RunFailed, wire.RunCanceled)
+	c.text("failure_reason", in.FailureReason, false, 100)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	comp := store.Completion{Status: in.Status, FailureReason: in.FailureReason, FinalMessage: in.FinalMessage, SessionID: in.SessionID}
+	if in.Usage != nil {
+		comp.Usage, _ = json.Marshal(in.Usage)
+	}
+	if a := in.Artifact; a != nil {
+		comp.Artifact = &app.Artifact{Diff: a.Diff, Files: a.Files, Insertions: a.Insertions, Deletions: a.Deletions,
+			Branch: a.Branch, BaseBranch: a.BaseBranch, HeadCommit: a.HeadCommit, Pushed: a.Pushed}
+	}
+	rv := roverFrom(r.Context())
+	if err := s.store.CompleteRun(r.Context(), param(r, "id"), rv.ID, in.ClaimToken, comp); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	s.metrics.finished.WithLabelValues(in.Status).Inc()
+	writeJSON(w, http.StatusOK, wire.RunAck{})
+}
+
+func (s *Server) roverRevokeSelf(w http.ResponseWriter, r *http.Request) {
+	rv := roverFrom(r.Context())
+	if err := s.store.RevokeRover(r.Context(), rv.FleetID, rv.ID); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,69 @@
+// Package web serves UFO over HTTP: the JSON API, the rover protocol, the
+// change feed and, later, the board. Every route is listed in routes.go.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ufo-run/ufo/store"
+)
+
+// Config is what the HTTP layer needs to know; cmd builds it once.
+type Config struct {
+	PublicURL     string
+	SecureCookies bool
+	Lease         time.Duration // run lease
+	LongPoll      time.Duration // longest claim wait
+	Heartbeat     time.Duration // how often rovers heartbeat
+	Version       string
+	// OnFleetCreated is called after a fleet is created (ufo up enrolls its
+	// local rover there). Nil means nothing.
+	OnFleetCreated func(ctx context.Context, fleetID string)
+}
+
+// Server holds the HTTP layer's dependencies.
+type Server struct {
+	store   *store.Store
+	cfg     Config
+	log     *slog.Logger
+	hub     *Hub
+	metrics *metrics
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter // sign-in attempts by client address
+}
+
+// New makes a Server. The hub must be running (see Hub.Run).
+func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) *Server {
+	if cfg.Lease == 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.LongPoll == 0 {
+		cfg.LongPoll = 25 * time.Second
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 10 * time.Second
+	}
+	return &Server{store: st, cfg: cfg, log: log, hub: hub, metrics: newMetrics(st), limiters: map[string]*rate.Limiter{}}
+}
+
+// signInLimiter allows a burst of 10 sign-in attempts per client address,
+// refilled at one every 6 seconds.
+func (s *Server) signInLimiter(addr string) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.limiters[addr]
+	if !ok {
+		if len(s.limiters) > 10000 {
+			s.limiters = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Every(6*time.Second), 10)
+		s.limiters[addr] = l
+	}
+	return l
+}

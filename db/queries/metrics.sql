@@ -1,0 +1,2 @@
+-- name: CountRunsByStatus
+SELECT status, count(*) FROM runs GROUP BY status;

@@ -1,0 +1,48 @@
+-- name: CreateEnrollmentCode
+INSERT INTO enrollment_codes (fleet_id, code_hash, name, tags, ephemeral, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: UseEnrollmentCode
+UPDATE enrollment_codes SET used_at = now()
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING id, fleet_id, name, tags, ephemeral;
+
+-- name: LinkEnrollmentCode
+UPDATE enrollment_codes SET rover_id = $2 WHERE id = $1;
+
+-- name: InsertRover
+INSERT INTO rovers (fleet_id, name, tags, token_hash, profile, kinds, ephemeral, online, last_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, true, now())
+RETURNING id;
+
+-- name: TouchRover
+UPDATE rovers r SET last_seen_at = now(), online = true
+FROM (SELECT id, online AS was_online FROM rovers WHERE token_hash = $1 AND revoked_at IS NULL FOR UPDATE) old
+WHERE r.id = old.id
+RETURNING r.id, r.fleet_id, r.name, r.tags, r.kinds, old.was_online;
+
+-- name: ConnectRover
+UPDATE rovers SET profile = $2, kinds = $3, last_seen_at = now(), online = true
+WHERE id = $1 AND revoked_at IS NULL
+RETURNING fleet_id;
+
+-- name: RevokeRover
+UPDATE rovers SET revoked_at = now(), online = false WHERE fleet_id = $1 AND id = $2 AND revoked_at IS NULL
+RETURNING id;
+
+-- name: ListRovers
+SELECT r.id, r.fleet_id, r.name, r.tags, r.kinds, r.profile, r.ephemeral, r.last_seen_at, r.created_at,
+    cur.id::text AS current_run,
+    CASE WHEN NOT r.online THEN 'offline' WHEN cur.id IS NOT NULL THEN 'busy' ELSE 'online' END AS status
+FROM rovers r
+LEFT JOIN LATERAL (
+    SELECT id FROM runs WHERE rover_id = r.id AND status IN ('claimed', 'running') ORDER BY claimed_at DESC LIMIT 1
+) cur ON true
+WHERE r.fleet_id = $1 AND r.revoked_at IS NULL AND ($2::uuid IS NULL OR r.id = $2)
+ORDER BY r.created_at, r.id;
+
+-- name: MarkRoversOffline
+UPDATE rovers SET online = false
+WHERE online AND last_seen_at < now() - make_interval(secs => $1)
+RETURNING id, fleet_id;

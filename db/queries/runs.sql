@@ -1,0 +1,107 @@
+-- name: InsertRun
+INSERT INTO runs (fleet_id, operation_id, pilot_id, pilot_kind, required_tags, prompt, follow_up, resume_session_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id;
+
+-- name: NotifyRuns
+SELECT pg_notify('ufo_runs', $1::text);
+
+-- name: ActiveRun
+SELECT id, fleet_id, operation_id, status FROM runs
+WHERE operation_id = $1 AND status IN ('queued', 'claimed', 'running')
+ORDER BY created_at DESC LIMIT 1 FOR UPDATE;
+
+-- name: LastRun
+SELECT * FROM run_view WHERE operation_id = $1 ORDER BY queued_at DESC, id DESC LIMIT 1;
+
+-- name: CancelQueuedRun
+UPDATE runs SET status = 'canceled', failure_reason = 'canceled', failure_message = $2,
+    finished_at = now(), cancel_requested = true
+WHERE id = $1 AND status = 'queued';
+
+-- name: RequestCancel
+UPDATE runs SET cancel_requested = true, failure_message = $2
+WHERE id = $1 AND status IN ('claimed', 'running');
+
+-- name: ClaimRun
+WITH next AS (
+    SELECT id FROM runs
+    WHERE fleet_id = $1 AND status = 'queued'
+      AND pilot_kind = ANY ($2::text[]) AND required_tags <@ $3::text[]
+    ORDER BY queued_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE runs r SET status = 'claimed', rover_id = $4, claim_token_hash = $5, attempt = r.attempt + 1,
+    claimed_at = now(), lease_expires_at = now() + make_interval(secs => $6)
+FROM next WHERE r.id = next.id
+RETURNING r.id, r.operation_id, r.pilot_id, r.attempt, r.prompt, r.resume_session_id, r.follow_up;
+
+-- name: LockRunForRover
+SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, last_seq
+FROM runs WHERE id = $1 AND rover_id = $2 FOR UPDATE;
+
+-- name: StartRun
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, now()),
+    lease_expires_at = now() + make_interval(secs => $2)
+WHERE id = $1;
+
+-- name: ExtendLease
+UPDATE runs SET lease_expires_at = now() + make_interval(secs => $2) WHERE id = $1;
+
+-- name: InsertRunEvents
+INSERT INTO run_events (run_id, fleet_id, seq, type, data, at)
+SELECT $1, $2, e.seq, e.type, e.data, e.at
+FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[]) AS e(seq, type, data, at)
+ON CONFLICT (run_id, seq) DO NOTHING;
+
+-- name: SetLastSeq
+UPDATE runs SET last_seq = greatest(last_seq, $2), lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = $1
+RETURNING last_seq;
+
+-- name: FinishRun
+UPDATE runs SET status = $2, finished_at = now(), lease_expires_at = NULL, claim_token_hash = NULL,
+    session_id = $3, final_message = $4, usage = $5, failure_reason = $6, failure_message = $7
+WHERE id = $1;
+
+-- name: InsertArtifact
+INSERT INTO artifacts (fleet_id, run_id, diff, files, insertions, deletions, branch, base_branch, head_commit, pushed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+
+-- name: ExpiredRuns
+SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
+FROM runs
+WHERE status IN ('claimed', 'running') AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT 100
+FOR UPDATE SKIP LOCKED;
+
+-- name: RequeueRun
+UPDATE runs SET status = 'queued', rover_id = NULL, claim_token_hash = NULL, lease_expires_at = NULL
+WHERE id = $1;
+
+-- name: FindRun
+SELECT * FROM run_view WHERE fleet_id = $1 AND id = $2;
+
+-- name: FindArtifact
+SELECT diff, files, insertions, deletions, branch, base_branch, head_commit, pushed, pr_url
+FROM artifacts WHERE run_id = $1;
+
+-- name: ListRuns
+SELECT * FROM run_view
+WHERE fleet_id = $1
+  AND ($2::uuid IS NULL OR operation_id = $2)
+  AND ($3::text = '' OR status = $3)
+  AND ($4::uuid IS NULL OR rover_id = $4)
+ORDER BY queued_at DESC, id
+LIMIT $5 OFFSET $6;
+
+-- name: ListRunEvents
+SELECT run_id, seq, type, data, at FROM run_events
+WHERE run_id = $1 AND fleet_id = $2 AND seq > $3
+ORDER BY seq
+LIMIT $4;
+
+-- name: RunOperationStatus
+SELECT o.status FROM operations o WHERE o.id = $1 FOR UPDATE;

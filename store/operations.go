@@ -1,0 +1,555 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ufo-run/ufo/app"
+)
+
+// OperationInput creates an operation.
+type OperationInput struct {
+	MissionID    string
+	Title        string
+	Body         string
+	Priority     int
+	AssigneeType string
+	AssigneeID   *string
+	ParentID     *string
+	Labels       []string
+	IssueURL     string
+	SlackChannel string
+	SlackTS      string
+	CreatedBy    *string
+}
+
+// CreateOperation stores an operation with the mission's next number; when
+// it is assigned to a pilot (or a crew with one) a queued run is created in
+// the same transaction and the operation starts `queued`.
+func (s *Store) CreateOperation(ctx context.Context, fleetID string, in OperationInput) (app.Operation, error) {
+	var id string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var number int
+		var key, prefix string
+		err := tx.QueryRow(ctx, q("NextOperationNumber"), fleetID, in.MissionID).Scan(&number, &key, &prefix)
+		if err != nil {
+			return notFoundAs(err, "mission %s not found", in.MissionID)
+		}
+		pilot, err := dispatchPilot(ctx, tx, fleetID, in.AssigneeType, in.AssigneeID)
+		if err != nil {
+			return err
+		}
+		if err := checkParent(ctx, tx, fleetID, in.ParentID); err != nil {
+			return err
+		}
+		status := app.StatusBacklog
+		if pilot != nil {
+			status = app.StatusQueued
+		}
+		code := fmt.Sprintf("%s-%d", key, number)
+		branch := app.BranchName(prefix, code, in.Title)
+		err = tx.QueryRow(ctx, q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
+			in.Priority, in.AssigneeType, in.AssigneeID, in.ParentID, in.IssueURL, in.SlackChannel, in.SlackTS,
+			branch, in.CreatedBy).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if err := setLabels(ctx, tx, fleetID, id, in.Labels); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, fleetID, "operation.created", &id, map[string]any{"code": code, "status": status}); err != nil {
+			return err
+		}
+		if pilot != nil {
+			return createRun(ctx, tx, fleetID, id, *pilot, initialPrompt(in.Title, in.Body, nil), false, "")
+		}
+		return nil
+	})
+	if err != nil {
+		return app.Operation{}, err
+	}
+	return s.FindOperation(ctx, fleetID, id)
+}
+
+func checkParent(ctx context.Context, tx pgx.Tx, fleetID string, parentID *string) error {
+	if parentID == nil {
+		return nil
+	}
+	var got string
+	err := tx.QueryRow(ctx, q("LockOperation"), fleetID, *parentID).Scan(&got)
+	return notFoundAs(err, "parent operation %s not found", *parentID)
+}
+
+// dispatchPilot resolves an assignee to the pilot that should run the work,
+// or nil for human-only work. Every id must belong to the fleet.
+func dispatchPilot(ctx context.Context, tx pgx.Tx, fleetID, typ string, id *string) (*app.Pilot, error) {
+	if typ == "" {
+		if id != nil {
+			return nil, app.Errorf(app.EInvalid, "assignee_id needs an assignee_type")
+		}
+		return nil, nil
+	}
+	if id == nil {
+		return nil, app.Errorf(app.EInvalid, "assignee_type needs an assignee_id")
+	}
+	switch typ {
+	case "pilot":
+		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *id))
+		if err != nil {
+			return nil, notFoundAs(err, "pilot %s not found", *id)
+		}
+		return &p, nil
+	case "crew":
+		var got string
+		if err := tx.QueryRow(ctx, q("CrewExists"), fleetID, *id).Scan(&got); err != nil {
+			return nil, notFoundAs(err, "crew %s not found", *id)
+		}
+		p, err := one[app.Pilot](tx.Query(ctx, q("FirstCrewPilot"), fleetID, *id))
+		if app.IsCode(err, app.ENotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &p, nil
+	case "user":
+		var got string
+		if err := tx.QueryRow(ctx, q("CheckMember"), fleetID, *id).Scan(&got); err != nil {
+			return nil, notFoundAs(err, "member %s not found", *id)
+		}
+		return nil, nil
+	}
+	return nil, app.Errorf(app.EInvalid, "assignee_type must be pilot, crew or user")
+}
+
+func setLabels(ctx context.Context, tx pgx.Tx, fleetID, opID string, names []string) error {
+	if _, err := tx.Exec(ctx, q("ClearOperationLabels"), opID); err != nil {
+		return err
+	}
+	for _, n := range names {
+		var labelID string
+		if err := tx.QueryRow(ctx, q("UpsertLabel"), fleetID, n).Scan(&labelID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("AddOperationLabel"), opID, labelID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func initialPrompt(title, body string, msgs []app.Message) string {
+	var b strings.Builder
+	b.WriteString(title)
+	if body != "" {
+		b.WriteString("\n\n")
+		b.WriteString(body)
+	}
+	if len(msgs) > 0 {
+		b.WriteString("\n\nConversation so far:\n")
+		for _, m := range msgs {
+			fmt.Fprintf(&b, "\n%s: %s\n", m.AuthorName, m.Body)
+		}
+	}
+	return b.String()
+}
+
+type pilotSettings struct {
+	Tags []string `json:"tags"`
+}
+
+// createRun queues a run and wakes long-polling rovers on commit.
+func createRun(ctx context.Context, tx pgx.Tx, fleetID, opID string, p app.Pilot, prompt string, followUp bool, resume string) error {
+	var ps pilotSettings
+	_ = json.Unmarshal(p.Settings, &ps) // settings were validated when the pilot was saved
+	if ps.Tags == nil {
+		ps.Tags = []string{}
+	}
+	var runID string
+	err := tx.QueryRow(ctx, q("InsertRun"), fleetID, opID, p.ID, p.Kind, ps.Tags, prompt, followUp, resume).Scan(&runID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q("NotifyRuns"), fleetID); err != nil {
+		return err
+	}
+	return emit(ctx, tx, fleetID, "run.queued", &runID, map[string]any{"operation_id": opID, "pilot": p.Name, "follow_up": followUp})
+}
+
+// FindOperation returns an operation by id or code (MSJ-1).
+func (s *Store) FindOperation(ctx context.Context, fleetID, idOrCode string) (app.Operation, error) {
+	return findOperation(ctx, s.pool, fleetID, idOrCode)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func findOperation(ctx context.Context, db querier, fleetID, idOrCode string) (app.Operation, error) {
+	if key, n, ok := app.ParseCode(idOrCode); ok {
+		return one[app.Operation](db.Query(ctx, q("FindOperationByCode"), fleetID, key, n))
+	}
+	return one[app.Operation](db.Query(ctx, q("FindOperation"), fleetID, idOrCode))
+}
+
+// OperationFilter narrows ListOperations.
+type OperationFilter struct {
+	Status     string
+	MissionID  *string
+	AssigneeID *string
+	Label      string
+	Text       string
+	ParentID   *string
+	Sort       string
+	Limit      int
+	Offset     int
+}
+
+// Operations lists a fleet's operations.
+func (s *Store) Operations(ctx context.Context, fleetID string, f OperationFilter) ([]app.Operation, error) {
+	return collect[app.Operation](s.pool.Query(ctx, q("ListOperations"), fleetID, f.Status, f.MissionID,
+		f.AssigneeID, f.Label, f.Text, f.ParentID, f.Sort, f.Limit, f.Offset))
+}
+
+// OperationPatch changes an operation; nil fields stay as they are.
+type OperationPatch struct {
+	Title        *string
+	Body         *string
+	Status       *string
+	Priority     *int
+	Assign       bool // AssigneeType/AssigneeID apply (to clear, set Assign with "")
+	AssigneeType string
+	AssigneeID   *string
+	SetParent    bool
+	ParentID     *string
+	Labels       *[]string
+	IssueURL     *string
+	PRURL        *string
+	SlackChannel *string
+	SlackTS      *string
+}
+
+// UpdateOperation applies a patch. Assigning to a pilot queues a run;
+// un-assigning, or moving to backlog, done or canceled, cancels the active
+// run; moving to queued with a pilot assigned and no active run queues one.
+func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p OperationPatch) (app.Operation, error) {
+	var id string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		op, err := lockOperation(ctx, tx, fleetID, idOrCode)
+		if err != nil {
+			return err
+		}
+		id = op.ID
+		changed := map[string]any{}
+		set := func(field string, dst *string, v *string) {
+			if v != nil && *v != *dst {
+				*dst = *v
+				changed[field] = *v
+			}
+		}
+		set("title", &op.Title, p.Title)
+		set("body", &op.Body, p.Body)
+		set("issue_url", &op.IssueURL, p.IssueURL)
+		set("pr_url", &op.PRURL, p.PRURL)
+		set("slack_channel", &op.SlackChannel, p.SlackChannel)
+		set("slack_ts", &op.SlackTS, p.SlackTS)
+		if p.Priority != nil && *p.Priority != op.Priority {
+			op.Priority = *p.Priority
+			changed["priority"] = op.Priority
+		}
+		if p.SetParent {
+			if p.ParentID != nil && *p.ParentID == op.ID {
+				return app.Errorf(app.EInvalid, "an operation cannot be its own parent")
+			}
+			if err := checkParent(ctx, tx, fleetID, p.ParentID); err != nil {
+				return err
+			}
+			op.ParentID = p.ParentID
+			changed["parent_id"] = p.ParentID
+		}
+		if p.Labels != nil {
+			if err := setLabels(ctx, tx, fleetID, op.ID, *p.Labels); err != nil {
+				return err
+			}
+			changed["labels"] = *p.Labels
+		}
+		active, err := activeRun(ctx, tx, op.ID)
+		if err != nil {
+			return err
+		}
+		var pilot *app.Pilot
+		if p.Assign {
+			if pilot, err = dispatchPilot(ctx, tx, fleetID, p.AssigneeType, p.AssigneeID); err != nil {
+				return err
+			}
+			same := p.AssigneeType == op.AssigneeType && eqPtr(p.AssigneeID, op.AssigneeID)
+			if !same {
+				op.AssigneeType, op.AssigneeID = p.AssigneeType, p.AssigneeID
+				changed["assignee_type"], changed["assignee_id"] = op.AssigneeType, op.AssigneeID
+				if active != nil {
+					if err := cancelRun(ctx, tx, *active, "reassigned"); err != nil {
+						return err
+					}
+					active = nil
+				}
+				if pilot != nil {
+					if err := createRun(ctx, tx, fleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, nil), false, ""); err != nil {
+						return err
+					}
+					op.Status = app.StatusQueued
+				} else if op.Status == app.StatusQueued || op.Status == app.StatusRunning {
+					op.Status = app.StatusBacklog
+				}
+				changed["status"] = op.Status
+			}
+		}
+		if p.Status != nil && *p.Status != op.Status {
+			if err := s.applyStatus(ctx, tx, &op, *p.Status, active, pilot); err != nil {
+				return err
+			}
+			changed["status"] = op.Status
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, q("UpdateOperation"), fleetID, op.ID, op.Title, op.Body, op.Status, op.Priority,
+			op.AssigneeType, op.AssigneeID, op.ParentID, op.IssueURL, op.PRURL, op.SlackChannel, op.SlackTS)
+		if err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "operation.updated", &op.ID, changed)
+	})
+	if err != nil {
+		return app.Operation{}, err
+	}
+	return s.FindOperation(ctx, fleetID, id)
+}
+
+func (s *Store) applyStatus(ctx context.Context, tx pgx.Tx, op *app.Operation, status string, active *activeRunRow, pilot *app.Pilot) error {
+	switch status {
+	case app.StatusBacklog, app.StatusDone, app.StatusCanceled, app.StatusInReview:
+		if active != nil && status != app.StatusInReview {
+			if err := cancelRun(ctx, tx, *active, "operation "+status); err != nil {
+				return err
+			}
+		}
+	case app.StatusQueued:
+		if active == nil {
+			if pilot == nil && op.AssigneeID != nil {
+				var err error
+				if pilot, err = dispatchPilot(ctx, tx, op.FleetID, op.AssigneeType, op.AssigneeID); err != nil {
+					return err
+				}
+			}
+			if pilot == nil {
+				return app.Errorf(app.EInvalid, "assign a pilot before queueing")
+			}
+			if err := createRun(ctx, tx, op.FleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, nil), false, ""); err != nil {
+				return err
+			}
+		}
+	case app.StatusRunning:
+		return app.Errorf(app.EInvalid, "an operation becomes running when a rover starts its run")
+	default:
+		return app.Errorf(app.EInvalid, "status must be one of %s", strings.Join(app.Statuses, ", "))
+	}
+	op.Status = status
+	return nil
+}
+
+func eqPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func lockOperation(ctx context.Context, tx pgx.Tx, fleetID, idOrCode string) (app.Operation, error) {
+	op, err := findOperation(ctx, tx, fleetID, idOrCode)
+	if err != nil {
+		return op, err
+	}
+	var got string
+	return op, tx.QueryRow(ctx, q("LockOperation"), fleetID, op.ID).Scan(&got)
+}
+
+// DeleteOperation removes an operation (its runs go with it).
+func (s *Store) DeleteOperation(ctx context.Context, fleetID, idOrCode string) error {
+	op, err := s.FindOperation(ctx, fleetID, idOrCode)
+	if err != nil {
+		return err
+	}
+	return s.deleteByID(ctx, "DeleteOperation", "operation.deleted", fleetID, op.ID)
+}
+
+// Retry queues a fresh run for an operation with a pilot and no active run.
+func (s *Store) Retry(ctx context.Context, fleetID, idOrCode string) (app.Operation, error) {
+	st := app.StatusQueued
+	op, err := s.FindOperation(ctx, fleetID, idOrCode)
+	if err != nil {
+		return op, err
+	}
+	if op.Status == app.StatusQueued || op.Status == app.StatusRunning {
+		return op, app.Errorf(app.EConflict, "%s already has an active run", op.Code)
+	}
+	return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st})
+}
+
+// MessageInput is one conversation message.
+type MessageInput struct {
+	AuthorType string
+	AuthorID   string
+	AuthorName string
+	Body       string
+}
+
+// CreateMessage adds a message to an operation's conversation. On an
+// operation in review (or done) with a pilot, it starts a follow-up run that
+// resumes the last session on the same branch, with the message as prompt.
+func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in MessageInput) (app.Message, bool, error) {
+	var msg app.Message
+	followUp := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		op, err := lockOperation(ctx, tx, fleetID, idOrCode)
+		if err != nil {
+			return err
+		}
+		msg, err = one[app.Message](tx.Query(ctx, q("CreateMessage"), fleetID, op.ID, in.AuthorType, in.AuthorID, in.AuthorName, in.Body))
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, fleetID, "message.created", &op.ID, map[string]any{"message_id": msg.ID, "author": in.AuthorName}); err != nil {
+			return err
+		}
+		if op.Status != app.StatusInReview && op.Status != app.StatusDone {
+			return nil
+		}
+		last, err := lastRun(ctx, tx, op.ID)
+		if err != nil || last == nil || last.PilotID == nil {
+			return err
+		}
+		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *last.PilotID))
+		if app.IsCode(err, app.ENotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := createRun(ctx, tx, fleetID, op.ID, p, in.Body, true, last.SessionID); err != nil {
+			return err
+		}
+		followUp = true
+		if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, op.ID, app.StatusQueued); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
+	})
+	return msg, followUp, err
+}
+
+// Messages lists an operation's conversation.
+func (s *Store) Messages(ctx context.Context, fleetID, opID string) ([]app.Message, error) {
+	return collect[app.Message](s.pool.Query(ctx, q("ListMessages"), fleetID, opID))
+}
+
+// CreateRelationship links two operations of the fleet.
+func (s *Store) CreateRelationship(ctx context.Context, fleetID, fromID, toID, kind string) (app.Relationship, error) {
+	var r app.Relationship
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = one[app.Relationship](tx.Query(ctx, q("CreateRelationship"), fleetID, fromID, toID, kind))
+		if err != nil {
+			return notFoundAs(err, "operation %s not found", toID)
+		}
+		return emit(ctx, tx, fleetID, "relationship.created", &fromID, r)
+	})
+	return r, err
+}
+
+// Relationships lists an operation's relationships, both directions.
+func (s *Store) Relationships(ctx context.Context, fleetID, opID string) ([]app.Relationship, error) {
+	return collect[app.Relationship](s.pool.Query(ctx, q("ListRelationships"), fleetID, opID))
+}
+
+// DeleteRelationship removes one relationship of an operation.
+func (s *Store) DeleteRelationship(ctx context.Context, fleetID, opID, id string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var got string
+		if err := tx.QueryRow(ctx, q("DeleteRelationship"), fleetID, id, opID).Scan(&got); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "relationship.deleted", &opID, map[string]any{"id": id})
+	})
+}
+
+// CreateReaction adds a user's emoji reaction.
+func (s *Store) CreateReaction(ctx context.Context, fleetID, opID, userID, emoji string) (app.Reaction, error) {
+	var r app.Reaction
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if r, err = one[app.Reaction](tx.Query(ctx, q("CreateReaction"), fleetID, opID, userID, emoji)); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "reaction.created", &opID, r)
+	})
+	return r, err
+}
+
+// Reactions lists an operation's reactions.
+func (s *Store) Reactions(ctx context.Context, fleetID, opID string) ([]app.Reaction, error) {
+	return collect[app.Reaction](s.pool.Query(ctx, q("ListReactions"), fleetID, opID))
+}
+
+// DeleteReaction removes the caller's own reaction.
+func (s *Store) DeleteReaction(ctx context.Context, fleetID, opID, userID, id string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var got string
+		if err := tx.QueryRow(ctx, q("DeleteReaction"), fleetID, id, opID, userID).Scan(&got); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "reaction.deleted", &opID, map[string]any{"id": id})
+	})
+}
+
+// CreateSignal raises a signal by hand (e.g. blocked, needs_input).
+func (s *Store) CreateSignal(ctx context.Context, fleetID, opID, kind, message string) (app.Signal, error) {
+	var sig app.Signal
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		sig, err = raiseSignal(ctx, tx, fleetID, opID, nil, kind, message)
+		return err
+	})
+	return sig, err
+}
+
+func raiseSignal(ctx context.Context, tx pgx.Tx, fleetID, opID string, runID *string, kind, message string) (app.Signal, error) {
+	sig, err := one[app.Signal](tx.Query(ctx, q("CreateSignal"), fleetID, opID, runID, kind, message))
+	if err != nil {
+		return sig, err
+	}
+	return sig, emit(ctx, tx, fleetID, "signal.raised", &opID, sig)
+}
+
+// Signals lists a fleet's signals, optionally of one operation and
+// including resolved ones.
+func (s *Store) Signals(ctx context.Context, fleetID string, opID *string, all bool, limit, offset int) ([]app.Signal, error) {
+	return collect[app.Signal](s.pool.Query(ctx, q("ListSignals"), fleetID, opID, all, limit, offset))
+}
+
+// ResolveSignal marks a signal handled.
+func (s *Store) ResolveSignal(ctx context.Context, fleetID, id string) (app.Signal, error) {
+	var sig app.Signal
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if sig, err = one[app.Signal](tx.Query(ctx, q("ResolveSignal"), fleetID, id)); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "signal.resolved", &sig.OperationID, sig)
+	})
+	return sig, err
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ufo-run/ufo/app"
+)
+
+// EnrollmentTTL is how long an enrollment code works.
+const EnrollmentTTL = 15 * time.Minute
+
+// CreateEnrollmentCode makes a single-use code; only its hash is stored.
+func (s *Store) CreateEnrollmentCode(ctx context.Context, fleetID, name string, tags []string, ephemeral bool, by *string) (string, time.Time, error) {
+	code := app.NewToken("ufoe_")
+	expires := time.Now().Add(EnrollmentTTL).UTC().Truncate(time.Second)
+	if tags == nil {
+		tags = []string{}
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var id string
+		if err := tx.QueryRow(ctx, q("CreateEnrollmentCode"), fleetID, app.HashToken(code), name, tags, ephemeral, by, expires).Scan(&id); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "enrollment_code.created", &id, map[string]any{"name": name, "expires_at": expires})
+	})
+	return code, expires, err
+}
+
+// Enrolled is a new rover and its connection token (shown once).
+type Enrolled struct {
+	RoverID, FleetID, Name, Token string
+	Tags                          []string
+}
+
+// Enroll trades a code for a rover and a token, once.
+func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawMessage, kinds []string) (Enrolled, error) {
+	var e Enrolled
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var codeID, codeName string
+		var ephemeral bool
+		err := tx.QueryRow(ctx, q("UseEnrollmentCode"), app.HashToken(code)).Scan(&codeID, &e.FleetID, &codeName, &e.Tags, &ephemeral)
+		if err == pgx.ErrNoRows {
+			return app.Errorf(app.EUnauthorized, "enrollment code is unknown, used or expired")
+		}
+		if err != nil {
+			return err
+		}
+		e.Name = name
+		if codeName != "" {
+			e.Name = codeName
+		}
+		if e.Name == "" {
+			e.Name = "rover"
+		}
+		e.Token = app.NewToken("ufor_")
+		if err := tx.QueryRow(ctx, q("InsertRover"), e.FleetID, e.Name, e.Tags, app.HashToken(e.Token), profile, kinds, ephemeral).Scan(&e.RoverID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("LinkEnrollmentCode"), codeID, e.RoverID); err != nil {
+			return err
+		}
+		return emit(ctx, tx, e.FleetID, "rover.enrolled", &e.RoverID, map[string]any{"name": e.Name})
+	})
+	return e, err
+}
+
+// RoverIdentity is the rover a token belongs to.
+type RoverIdentity struct {
+	ID, FleetID, Name string
+	Tags, Kinds       []string
+}
+
+// AuthenticateRover resolves a rover token, records that the rover was seen
+// and announces it when it comes back online.
+func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdentity, error) {
+	var r RoverIdentity
+	var was bool
+	err := s.pool.QueryRow(ctx, q("TouchRover"), app.HashToken(token)).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
+	if err == pgx.ErrNoRows {
+		return r, app.Errorf(app.EUnauthorized, "unknown or revoked rover token")
+	}
+	if err != nil {
+		return r, translate(err)
+	}
+	if !was {
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			return emit(ctx, tx, r.FleetID, "rover.online", &r.ID, map[string]any{"name": r.Name})
+		})
+	}
+	return r, err
+}
+
+// ConnectRover stores the device profile a rover reports on (re)connect.
+func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.RawMessage, kinds []string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var fleetID string
+		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "rover.connected", &roverID, map[string]any{"kinds": kinds})
+	})
+}
+
+// RevokeRover ends a rover's registration; its token stops working.
+func (s *Store) RevokeRover(ctx context.Context, fleetID, roverID string) error {
+	return s.deleteByID(ctx, "RevokeRover", "rover.revoked", fleetID, roverID)
+}
+
+// Rovers lists a fleet's rovers with their status and current run.
+func (s *Store) Rovers(ctx context.Context, fleetID string) ([]app.Rover, error) {
+	return collect[app.Rover](s.pool.Query(ctx, q("ListRovers"), fleetID, nil))
+}
+
+// FindRover returns one rover.
+func (s *Store) FindRover(ctx context.Context, fleetID, id string) (app.Rover, error) {
+	return one[app.Rover](s.pool.Query(ctx, q("ListRovers"), fleetID, id))
+}
+
+// MarkRoversOffline flips rovers not seen for `after` to offline and
+// announces each change.
+func (s *Store) MarkRoversOffline(ctx context.Context, after time.Duration) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q("MarkRoversOffline"), after.Seconds())
+		if err != nil {
+			return err
+		}
+		type gone struct{ id, fleet string }
+		var list []gone
+		for rows.Next() {
+			var g gone
+			if err := rows.Scan(&g.id, &g.fleet); err != nil {
+				return err
+			}
+			list = append(list, g)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, g := range list {
+			if err := emit(ctx, tx, g.fleet, "rover.offline", &g.id, nil); err != nil {
+				return err
+			}
+		}
+		n = len(list)
+		return nil
+	})
+	return n, err
+}

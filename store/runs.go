@@ -1,0 +1,459 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ufo-run/ufo/app"
+)
+
+type activeRunRow struct {
+	ID          string
+	FleetID     string
+	OperationID string
+	Status      string
+}
+
+func activeRun(ctx context.Context, tx pgx.Tx, opID string) (*activeRunRow, error) {
+	var r activeRunRow
+	err := tx.QueryRow(ctx, q("ActiveRun"), opID).Scan(&r.ID, &r.FleetID, &r.OperationID, &r.Status)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func lastRun(ctx context.Context, tx pgx.Tx, opID string) (*app.Run, error) {
+	r, err := one[app.Run](tx.Query(ctx, q("LastRun"), opID))
+	if app.IsCode(err, app.ENotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// cancelRun ends a queued run at once, or asks the rover holding a claimed
+// or running one to stop (it learns in its next heartbeat or event call).
+func cancelRun(ctx context.Context, tx pgx.Tx, r activeRunRow, why string) error {
+	if r.Status == app.RunQueued {
+		if _, err := tx.Exec(ctx, q("CancelQueuedRun"), r.ID, why); err != nil {
+			return err
+		}
+		return emit(ctx, tx, r.FleetID, "run.canceled", &r.ID, map[string]any{"operation_id": r.OperationID, "reason": why})
+	}
+	if _, err := tx.Exec(ctx, q("RequestCancel"), r.ID, why); err != nil {
+		return err
+	}
+	return emit(ctx, tx, r.FleetID, "run.cancel_requested", &r.ID, map[string]any{"operation_id": r.OperationID, "reason": why})
+}
+
+// CancelRun cancels one run of the fleet; a finished run is a conflict.
+func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, error) {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		r, err := one[app.Run](tx.Query(ctx, q("FindRun"), fleetID, runID))
+		if err != nil {
+			return err
+		}
+		a, err := activeRun(ctx, tx, r.OperationID)
+		if err != nil {
+			return err
+		}
+		if a == nil || a.ID != r.ID {
+			return app.Errorf(app.EConflict, "run is already %s", r.Status)
+		}
+		if err := cancelRun(ctx, tx, *a, "canceled by request"); err != nil {
+			return err
+		}
+		if a.Status == app.RunQueued {
+			return settleOperation(ctx, tx, fleetID, r.OperationID, app.RunCanceled)
+		}
+		return nil
+	})
+	if err != nil {
+		return app.Run{}, err
+	}
+	return s.FindRun(ctx, fleetID, runID)
+}
+
+// settleOperation moves an operation after its run ended: success hands it
+// to review; failure or cancel returns it to backlog unless a person already
+// closed it.
+func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runStatus string) error {
+	var status string
+	if err := tx.QueryRow(ctx, q("RunOperationStatus"), opID).Scan(&status); err != nil {
+		return err
+	}
+	next := status
+	switch {
+	case status == app.StatusDone || status == app.StatusCanceled:
+	case runStatus == app.RunSucceeded:
+		next = app.StatusInReview
+	case runStatus == app.RunQueued:
+		next = app.StatusQueued
+	default:
+		next = app.StatusBacklog
+	}
+	if next == status {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, opID, next); err != nil {
+		return err
+	}
+	return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": next})
+}
+
+// Claimed is a run a rover just claimed, with what the claim answer needs.
+type Claimed struct {
+	Token     string
+	RunID     string
+	Attempt   int
+	Prompt    string
+	Resume    string
+	FollowUp  bool
+	Operation app.Operation
+	Pilot     app.Pilot
+	Mission   app.Mission
+}
+
+// Claim hands the oldest queued run the rover can take to it, or returns
+// nil when there is none. kinds are the pilot kinds it has; tags its tags.
+func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
+	var c *Claimed
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		token := app.NewToken("ufoc_")
+		var out Claimed
+		var pilotID *string
+		var opID string
+		err := tx.QueryRow(ctx, q("ClaimRun"), fleetID, kinds, tags, roverID, app.HashToken(token), lease.Seconds()).
+			Scan(&out.RunID, &opID, &pilotID, &out.Attempt, &out.Prompt, &out.Resume, &out.FollowUp)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if out.Operation, err = findOperation(ctx, tx, fleetID, opID); err != nil {
+			return err
+		}
+		if pilotID != nil {
+			if out.Pilot, err = one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *pilotID)); err != nil {
+				return err
+			}
+		}
+		if out.Mission, err = one[app.Mission](tx.Query(ctx, q("FindMission"), fleetID, out.Operation.MissionID)); err != nil {
+			return err
+		}
+		out.Token = token
+		c = &out
+		return emit(ctx, tx, fleetID, "run.claimed", &out.RunID, map[string]any{"operation_id": opID, "rover_id": roverID, "attempt": out.Attempt})
+	})
+	return c, err
+}
+
+// runForRover locks a run and checks the caller holds its current claim.
+func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string) (status, fleetID, opID string, cancel bool, lastSeq int64, err error) {
+	var hash []byte
+	err = tx.QueryRow(ctx, q("LockRunForRover"), runID, roverID).Scan(&status, &hash, &cancel, &fleetID, &opID, &lastSeq)
+	if err == pgx.ErrNoRows {
+		return "", "", "", false, 0, app.Errorf(app.EConflict, "this run is not held by this rover")
+	}
+	if err != nil {
+		return "", "", "", false, 0, err
+	}
+	if (status != app.RunClaimed && status != app.RunRunning) || hash == nil ||
+		subtle.ConstantTimeCompare(hash, app.HashToken(token)) != 1 {
+		return "", "", "", false, 0, app.Errorf(app.EConflict, "stale claim token: the run was reclaimed or has ended")
+	}
+	return status, fleetID, opID, cancel, lastSeq, nil
+}
+
+// StartRun marks a claimed run running. It returns whether a cancel was
+// requested.
+func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
+	var cancel bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		status, fleetID, opID, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		if err != nil {
+			return err
+		}
+		cancel = c
+		if _, err := tx.Exec(ctx, q("StartRun"), runID, lease.Seconds()); err != nil {
+			return err
+		}
+		if status == app.RunRunning {
+			return nil
+		}
+		if err := emit(ctx, tx, fleetID, "run.started", &runID, map[string]any{"operation_id": opID, "rover_id": roverID}); err != nil {
+			return err
+		}
+		var opStatus string
+		if err := tx.QueryRow(ctx, q("RunOperationStatus"), opID).Scan(&opStatus); err != nil {
+			return err
+		}
+		if opStatus != app.StatusQueued && opStatus != app.StatusBacklog {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, opID, app.StatusRunning); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": app.StatusRunning})
+	})
+	return cancel, err
+}
+
+// Heartbeat extends a run's lease and returns whether a cancel was
+// requested.
+func (s *Store) Heartbeat(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
+	var cancel bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		_, _, _, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		if err != nil {
+			return err
+		}
+		cancel = c
+		_, err = tx.Exec(ctx, q("ExtendLease"), runID, lease.Seconds())
+		return err
+	})
+	return cancel, err
+}
+
+// EventInput is one run event as a rover sends it.
+type EventInput struct {
+	Seq  int64
+	Type string
+	Data json.RawMessage
+	At   time.Time
+}
+
+// AppendEvents stores a batch of run events once each by (run, seq),
+// extends the lease, and returns whether a cancel was requested and the
+// highest sequence stored.
+func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, lease time.Duration, events []EventInput) (bool, int64, error) {
+	var cancel bool
+	var last int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		_, fleetID, _, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		if err != nil {
+			return err
+		}
+		cancel = c
+		seqs := make([]int64, len(events))
+		types := make([]string, len(events))
+		datas := make([]json.RawMessage, len(events))
+		ats := make([]time.Time, len(events))
+		var max int64
+		for i, e := range events {
+			seqs[i], types[i], datas[i], ats[i] = e.Seq, e.Type, e.Data, e.At
+			if e.Seq > max {
+				max = e.Seq
+			}
+		}
+		if _, err := tx.Exec(ctx, q("InsertRunEvents"), runID, fleetID, seqs, types, datas, ats); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, q("SetLastSeq"), runID, max, lease.Seconds()).Scan(&last); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		return emit(ctx, tx, fleetID, "run.events", &runID, map[string]any{"last_seq": last})
+	})
+	return cancel, last, err
+}
+
+// Completion is a rover's terminal report.
+type Completion struct {
+	Status        string
+	FailureReason string
+	FinalMessage  string
+	SessionID     string
+	Usage         json.RawMessage
+	Artifact      *app.Artifact
+}
+
+// CompleteRun records a run's one terminal state, its artifact, the
+// operation's next status and the signal a person should see.
+func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, fleetID, opID, _, _, err := runForRover(ctx, tx, runID, roverID, token)
+		if err != nil {
+			return err
+		}
+		reason, message := "", ""
+		if c.Status != app.RunSucceeded {
+			reason = c.FailureReason
+			if reason == "" {
+				reason = c.Status
+			}
+			message = c.FinalMessage
+		}
+		if _, err := tx.Exec(ctx, q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message); err != nil {
+			return err
+		}
+		if a := c.Artifact; a != nil {
+			if _, err := tx.Exec(ctx, q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
+				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed); err != nil {
+				return err
+			}
+		}
+		if err := emit(ctx, tx, fleetID, "run."+c.Status, &runID, map[string]any{"operation_id": opID, "reason": reason}); err != nil {
+			return err
+		}
+		switch c.Status {
+		case app.RunSucceeded:
+			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "review_requested", "review the pilot's changes"); err != nil {
+				return err
+			}
+		case app.RunFailed:
+			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "failed", reason+": "+truncate(c.FinalMessage, 500)); err != nil {
+				return err
+			}
+		}
+		return settleOperation(ctx, tx, fleetID, opID, c.Status)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// SweepLeases requeues runs whose lease expired, or fails them with
+// lease_lost after their last attempt, or marks them canceled when a cancel
+// was pending. SKIP LOCKED lets several replicas sweep at once without
+// double work. It returns how many runs it settled.
+func (s *Store) SweepLeases(ctx context.Context) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		type expired struct {
+			id, fleetID, opID string
+			attempt, max      int
+			cancel            bool
+		}
+		rows, err := tx.Query(ctx, q("ExpiredRuns"))
+		if err != nil {
+			return err
+		}
+		var list []expired
+		for rows.Next() {
+			var e expired
+			if err := rows.Scan(&e.id, &e.fleetID, &e.opID, &e.attempt, &e.max, &e.cancel); err != nil {
+				return err
+			}
+			list = append(list, e)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range list {
+			var status, reason string
+			switch {
+			case e.cancel:
+				status, reason = app.RunCanceled, "canceled"
+			case e.attempt >= e.max:
+				status, reason = app.RunFailed, "lease_lost"
+			default:
+				status = app.RunQueued
+			}
+			if status == app.RunQueued {
+				if _, err := tx.Exec(ctx, q("RequeueRun"), e.id); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, q("NotifyRuns"), e.fleetID); err != nil {
+					return err
+				}
+				if err := emit(ctx, tx, e.fleetID, "run.requeued", &e.id, map[string]any{"operation_id": e.opID, "attempt": e.attempt}); err != nil {
+					return err
+				}
+			} else {
+				msg := "the rover stopped reporting and the lease expired"
+				if _, err := tx.Exec(ctx, q("FinishRun"), e.id, status, "", "", nil, reason, msg); err != nil {
+					return err
+				}
+				if err := emit(ctx, tx, e.fleetID, "run."+status, &e.id, map[string]any{"operation_id": e.opID, "reason": reason}); err != nil {
+					return err
+				}
+				if status == app.RunFailed {
+					if _, err := raiseSignal(ctx, tx, e.fleetID, e.opID, &e.id, "failed", reason+": "+msg); err != nil {
+						return err
+					}
+				}
+			}
+			if err := settleOperation(ctx, tx, e.fleetID, e.opID, status); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// FindRun returns one run with its artifact.
+func (s *Store) FindRun(ctx context.Context, fleetID, id string) (app.Run, error) {
+	r, err := one[app.Run](s.pool.Query(ctx, q("FindRun"), fleetID, id))
+	if err != nil {
+		return r, err
+	}
+	a, err := one[app.Artifact](s.pool.Query(ctx, q("FindArtifact"), id))
+	if err == nil {
+		r.Artifact = &a
+	} else if !app.IsCode(err, app.ENotFound) {
+		return r, err
+	}
+	return r, nil
+}
+
+// RunFilter narrows Runs.
+type RunFilter struct {
+	OperationID *string
+	Status      string
+	RoverID     *string
+	Limit       int
+	Offset      int
+}
+
+// Runs lists a fleet's runs, newest first.
+func (s *Store) Runs(ctx context.Context, fleetID string, f RunFilter) ([]app.Run, error) {
+	return collect[app.Run](s.pool.Query(ctx, q("ListRuns"), fleetID, f.OperationID, f.Status, f.RoverID, f.Limit, f.Offset))
+}
+
+// RunEvents pages through a run's events after a sequence number.
+func (s *Store) RunEvents(ctx context.Context, fleetID, runID string, after int64, limit int) ([]app.RunEvent, error) {
+	return collect[app.RunEvent](s.pool.Query(ctx, q("ListRunEvents"), runID, fleetID, after, limit))
+}
+
+// Events pages through the fleet's change feed.
+func (s *Store) Events(ctx context.Context, fleetID string, after int64, limit int) ([]app.Event, error) {
+	return collect[app.Event](s.pool.Query(ctx, q("ListEvents"), fleetID, after, limit))
+}
+
+// RunsByStatus counts runs in each state, for metrics.
+func (s *Store) RunsByStatus(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, q("CountRunsByStatus"))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, translate(rows.Err())
+}

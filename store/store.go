@@ -1,0 +1,174 @@
+// Package store keeps UFO's state in PostgreSQL with pgx. Its SQL lives in
+// db/ (migrations and named queries); store translates driver errors into
+// app's error codes at its boundary.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/db"
+)
+
+// queries holds db/queries/*.sql by name; they are embedded, so a broken
+// file is a build defect and fails every test at once.
+var queries = func() map[string]string {
+	q, err := db.Queries()
+	if err != nil {
+		panic(err)
+	}
+	return q
+}()
+
+// q returns the named query; an unknown name is a programming error that
+// TestQueriesExist catches.
+func q(name string) string {
+	s, ok := queries[name]
+	if !ok {
+		panic("store: no query named " + name)
+	}
+	return s
+}
+
+// Notification channels.
+const (
+	ChannelEvents = "ufo_events" // payload: "<fleet_id>:<event_id>"
+	ChannelRuns   = "ufo_runs"   // payload: "<fleet_id>"
+)
+
+// Store is UFO's PostgreSQL storage.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// Open connects to url. The caller runs Migrate first (or relies on Start).
+func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if cfg.MaxConns < 20 {
+		cfg.MaxConns = 20
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{pool: pool, log: log}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool exposes the pool to the listener and to benchmarks.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return translate(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// translate maps driver errors to app's codes; other errors pass through.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *app.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return app.Errorf(app.ENotFound, "not found")
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return app.Errorf(app.EConflict, "%s already exists", conflictSubject(pe.ConstraintName))
+		case "23503":
+			return app.Errorf(app.ENotFound, "a referenced record was not found")
+		case "23514", "23502", "22001":
+			return app.Errorf(app.EInvalid, "invalid value (%s)", pe.ConstraintName)
+		case "22P02":
+			return app.Errorf(app.ENotFound, "not found")
+		}
+	}
+	return err
+}
+
+func conflictSubject(constraint string) string {
+	switch constraint {
+	case "users_email":
+		return "an account with this email"
+	case "missions_fleet_id_key_key":
+		return "a mission with this key"
+	case "pilots_fleet_id_name_key":
+		return "a pilot with this name"
+	case "crews_fleet_id_name_key":
+		return "a crew with this name"
+	case "labels_fleet_id_name_key":
+		return "a label with this name"
+	case "reactions_operation_id_user_id_emoji_key":
+		return "this reaction"
+	case "relationships_from_id_to_id_kind_key":
+		return "this relationship"
+	}
+	return "a record with these values"
+}
+
+// emit appends one row to the fleet's change feed and notifies listeners,
+// inside the caller's transaction. The per-fleet advisory lock makes feed ids
+// commit in order within a fleet, so a reader paging with after=ID never
+// skips a row that commits later with a smaller id.
+func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *string, data any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	_, err := tx.Exec(ctx, q("EmitEvent"), fleetID, kind, subjectID, data)
+	return err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// collect scans rows into app structs by column name.
+func collect[T any](rows pgx.Rows, err error) ([]T, error) {
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByNameLax[T])
+	if err != nil {
+		return nil, translate(err)
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
+// one scans exactly one row into an app struct.
+func one[T any](rows pgx.Rows, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, translate(err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByNameLax[T])
+	if err != nil {
+		return zero, translate(err)
+	}
+	return v, nil
+}
