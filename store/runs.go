@@ -273,12 +273,13 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 
 // Completion is a rover's terminal report.
 type Completion struct {
-	Status        string
-	FailureReason string
-	FinalMessage  string
-	SessionID     string
-	Usage         json.RawMessage
-	Artifact      *app.Artifact
+	Status         string
+	FailureReason  string
+	FailureMessage string
+	FinalMessage   string
+	SessionID      string
+	Usage          json.RawMessage
+	Artifact       *app.Artifact
 }
 
 // CompleteRun records a run's one terminal state, its artifact, the
@@ -295,7 +296,10 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 			if reason == "" {
 				reason = c.Status
 			}
-			message = c.FinalMessage
+			message = c.FailureMessage
+			if message == "" {
+				message = c.FinalMessage
+			}
 		}
 		if _, err := tx.Exec(ctx, q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message); err != nil {
 			return err
@@ -315,7 +319,7 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 				return err
 			}
 		case app.RunFailed:
-			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "failed", reason+": "+truncate(c.FinalMessage, 500)); err != nil {
+			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "failed", reason+": "+truncate(message, 500)); err != nil {
 				return err
 			}
 		}

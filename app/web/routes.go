@@ -8,9 +8,14 @@ import (
 	"github.com/ufo-run/ufo/app"
 )
 
-// Handler returns every route UFO serves. openapi.yaml describes the /api
-// routes; TestOpenAPIMatchesRoutes keeps the two in step.
+// Handler returns every route UFO serves, behind cross-origin protection.
 func (s *Server) Handler() http.Handler {
+	return http.NewCrossOriginProtection().Handler(s.Routes())
+}
+
+// Routes lists every route. openapi.yaml describes the /api routes;
+// TestOpenAPIMatchesRoutes keeps the two in step.
+func (s *Server) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.metrics.middleware, s.withUser)
 
@@ -117,5 +122,5 @@ func (s *Server) Handler() http.Handler {
 			r.Delete("/rovers/{id}", s.revokeRover)
 		})
 	})
-	return http.NewCrossOriginProtection().Handler(r)
+	return r
 }

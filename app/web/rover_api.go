@@ -236,11 +236,13 @@ func (s *Server) roverComplete(w http.ResponseWriter, r *http.Request) {
 	var c check
 	c.oneOf("status", in.Status, wire.RunSucceeded, wire.RunFailed, wire.RunCanceled)
 	c.text("failure_reason", in.FailureReason, false, 100)
+	c.text("failure_message", in.FailureMessage, false, 100000)
 	if err := c.err(); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
-	comp := store.Completion{Status: in.Status, FailureReason: in.FailureReason, FinalMessage: in.FinalMessage, SessionID: in.SessionID}
+	comp := store.Completion{Status: in.Status, FailureReason: in.FailureReason, FailureMessage: in.FailureMessage,
+		FinalMessage: in.FinalMessage, SessionID: in.SessionID}
 	if in.Usage != nil {
 		comp.Usage, _ = json.Marshal(in.Usage)
 	}

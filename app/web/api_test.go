@@ -1,0 +1,252 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type operationJSON struct {
+	ID       string   `json:"id"`
+	Code     string   `json:"code"`
+	Status   string   `json:"status"`
+	Title    string   `json:"title"`
+	Labels   []string `json:"labels"`
+	ParentID *string  `json:"parent_id"`
+}
+
+type runJSON struct {
+	ID            string `json:"id"`
+	OperationID   string `json:"operation_id"`
+	OperationCode string `json:"operation_code"`
+	Status        string `json:"status"`
+	Attempt       int    `json:"attempt"`
+	FailureReason string `json:"failure_reason"`
+	Artifact      *struct {
+		Diff  string `json:"diff"`
+		Files int    `json:"files"`
+	} `json:"artifact"`
+}
+
+// TestWalkthrough replays the README's walkthrough request by request.
+func TestWalkthrough(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client()
+	c.call("POST", "/api/auth/signup", `{"email":"me@example.com","password":"P@ssw0rd","name":"Me"}`, 201, nil)
+	var fleets []idOnly
+	c.call("GET", "/api/fleets", nil, 200, &fleets)
+	if len(fleets) != 1 {
+		t.Fatalf("fleets = %v, want one", fleets)
+	}
+	fleet := fleets[0].ID
+	var mission, pilot idOnly
+	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
+	c.call("POST", "/api/pilots?fleet="+fleet, `{"name":"cc","kind":"claude"}`, 201, &pilot)
+	var op operationJSON
+	c.call("POST", "/api/operations?fleet="+fleet,
+		fmt.Sprintf(`{"title":"hello","body":"Summarize this repo","mission_id":"%s","assignee_type":"pilot","assignee_id":"%s"}`, mission.ID, pilot.ID), 201, &op)
+	if op.Code != "MSJ-1" || op.Status != "queued" {
+		t.Fatalf("operation = %+v, want MSJ-1 queued", op)
+	}
+	var runs []runJSON
+	c.call("GET", "/api/runs?fleet="+fleet, nil, 200, &runs)
+	if len(runs) != 1 || runs[0].Status != "queued" || runs[0].OperationID != op.ID {
+		t.Fatalf("runs = %+v, want one queued run for %s", runs, op.ID)
+	}
+
+	// The operation is addressable by code too, and the session works with /api/me.
+	var byCode operationJSON
+	c.call("GET", "/api/operations/MSJ-1?fleet="+fleet, nil, 200, &byCode)
+	if byCode.ID != op.ID {
+		t.Fatalf("by code = %+v", byCode)
+	}
+	c.call("GET", "/api/me", nil, 200, nil)
+	c.call("POST", "/api/auth/logout", nil, 204, nil)
+	c.wantError("GET", "/api/me", nil, 401, "unauthorized")
+	c.call("POST", "/api/auth/login", `{"email":"ME@example.com","password":"P@ssw0rd"}`, 200, nil)
+	c.call("GET", "/api/me", nil, 200, nil)
+}
+
+// TestConcurrentCodes creates 50 operations in one mission at once: codes
+// must be 1..50, each exactly once.
+func TestConcurrentCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.signUp("codes@example.com")
+	var mission idOnly
+	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Codes","key":"CDE"}`, 201, &mission)
+	const n = 50
+	codes := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, b, _ := c.do("POST", "/api/operations?fleet="+fleet, map[string]string{"title": fmt.Sprintf("op %d", i), "mission_id": mission.ID})
+			if status != 201 {
+				errs <- fmt.Sprintf("status %d: %s", status, b)
+				return
+			}
+			var op operationJSON
+			if err := json.Unmarshal(b, &op); err != nil {
+				errs <- err.Error()
+				return
+			}
+			codes[i] = op.Code
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	seen := map[string]bool{}
+	for _, code := range codes {
+		if seen[code] {
+			t.Fatalf("code %s given twice", code)
+		}
+		seen[code] = true
+	}
+	for i := 1; i <= n; i++ {
+		if !seen[fmt.Sprintf("CDE-%d", i)] {
+			t.Fatalf("code CDE-%d missing; got %v", i, codes)
+		}
+	}
+}
+
+// TestBadInput checks each bad request gets the error shape and changes
+// nothing.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.signUp("bad@example.com")
+	other, otherFleet := e.signUp("other@example.com")
+	_ = other
+	var mission idOnly
+	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
+	f := "?fleet=" + fleet
+	long := strings.Repeat("x", 301)
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		{"malformed json", "POST", "/api/missions" + f, `{"name":`, 400, "invalid"},
+		{"not an object", "POST", "/api/missions" + f, `[1,2]`, 400, "invalid"},
+		{"two objects", "POST", "/api/missions" + f, `{"name":"A","key":"AB"}{}`, 400, "invalid"},
+		{"unknown field", "POST", "/api/missions" + f, `{"name":"A","key":"AB","color":"red"}`, 400, "invalid"},
+		{"missing name", "POST", "/api/missions" + f, `{"key":"AB"}`, 400, "invalid"},
+		{"lowercase key", "POST", "/api/missions" + f, `{"name":"A","key":"ab"}`, 400, "invalid"},
+		{"one-letter key", "POST", "/api/missions" + f, `{"name":"A","key":"A"}`, 400, "invalid"},
+		{"seven-letter key", "POST", "/api/missions" + f, `{"name":"A","key":"ABCDEFG"}`, 400, "invalid"},
+		{"taken key", "POST", "/api/missions" + f, `{"name":"Again","key":"MSJ"}`, 409, "conflict"},
+		{"over-long title", "POST", "/api/operations" + f, map[string]string{"title": long, "mission_id": mission.ID}, 400, "invalid"},
+		{"missing title", "POST", "/api/operations" + f, map[string]string{"mission_id": mission.ID}, 400, "invalid"},
+		{"wrong type", "POST", "/api/operations" + f, `{"title":5}`, 400, "invalid"},
+		{"unknown mission", "POST", "/api/operations" + f, `{"title":"t","mission_id":"00000000-0000-0000-0000-000000000000"}`, 404, "not_found"},
+		{"bad pilot kind", "POST", "/api/pilots" + f, `{"name":"p","kind":"gpt"}`, 400, "invalid"},
+		{"exec without command", "POST", "/api/pilots" + f, `{"name":"p","kind":"exec"}`, 400, "invalid"},
+		{"unknown pilot setting", "POST", "/api/pilots" + f, `{"name":"p","kind":"claude","settings":{"mdl":"x"}}`, 400, "invalid"},
+		{"duplicate email", "POST", "/api/auth/signup", `{"email":"BAD@example.com","password":"P@ssw0rd","name":"B"}`, 409, "conflict"},
+		{"short password", "POST", "/api/auth/signup", `{"email":"new@example.com","password":"short","name":"B"}`, 400, "invalid"},
+		{"bad email", "POST", "/api/auth/signup", `{"email":"nope","password":"P@ssw0rd","name":"B"}`, 400, "invalid"},
+		{"wrong password", "POST", "/api/auth/login", `{"email":"bad@example.com","password":"wrong-password"}`, 401, "unauthorized"},
+		{"unknown email", "POST", "/api/auth/login", `{"email":"ghost@example.com","password":"P@ssw0rd"}`, 401, "unauthorized"},
+		{"missing fleet", "GET", "/api/missions", nil, 400, "invalid"},
+		{"foreign fleet", "GET", "/api/missions?fleet=" + otherFleet, nil, 404, "not_found"},
+		{"malformed fleet", "GET", "/api/missions?fleet=nope", nil, 404, "not_found"},
+		{"bad status filter", "GET", "/api/operations" + f + "&status=flying", nil, 400, "invalid"},
+		{"bad limit", "GET", "/api/operations" + f + "&limit=0", nil, 400, "invalid"},
+		{"bad cursor", "GET", "/api/operations" + f + "&cursor=not-a-cursor!", nil, 400, "invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			c.wantError(tc.method, tc.path, tc.body, tc.status, tc.code)
+		})
+	}
+	c.t = t
+	// Nothing was written: one mission, no operation, no extra pilot, one account per email.
+	var missions, ops, pilots []idOnly
+	c.call("GET", "/api/missions"+f, nil, 200, &missions)
+	c.call("GET", "/api/operations"+f, nil, 200, &ops)
+	c.call("GET", "/api/pilots"+f, nil, 200, &pilots)
+	if len(missions) != 1 || len(ops) != 0 || len(pilots) != 1 {
+		t.Fatalf("after bad input: %d missions, %d operations, %d pilots; want 1, 0, 1 (the demo pilot)", len(missions), len(ops), len(pilots))
+	}
+}
+
+func TestSignInRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client()
+	limited := false
+	for i := 0; i < 15; i++ {
+		status, _, h := c.do("POST", "/api/auth/login", `{"email":"x@example.com","password":"whatever1"}`)
+		if status == http.StatusTooManyRequests {
+			limited = h.Get("Retry-After") != ""
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("15 quick sign-in attempts were never rate limited")
+	}
+}
+
+func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.signUp("lists@example.com")
+	f := "?fleet=" + fleet
+	var mission idOnly
+	c.call("POST", "/api/missions"+f, `{"name":"Lists","key":"LST"}`, 201, &mission)
+	for i := 1; i <= 5; i++ {
+		labels := []string{"even"}
+		if i%2 == 1 {
+			labels = []string{"odd"}
+		}
+		c.call("POST", "/api/operations"+f, map[string]any{"title": fmt.Sprintf("task %d", i), "mission_id": mission.ID, "labels": labels, "priority": i % 5}, 201, nil)
+	}
+	var odd []operationJSON
+	c.call("GET", "/api/operations"+f+"&label=odd", nil, 200, &odd)
+	if len(odd) != 3 {
+		t.Fatalf("label filter gave %d, want 3", len(odd))
+	}
+	var found []operationJSON
+	c.call("GET", "/api/operations"+f+"&q=TASK%203", nil, 200, &found)
+	if len(found) != 1 || found[0].Title != "task 3" {
+		t.Fatalf("text filter gave %+v", found)
+	}
+	// Pages of two follow the Link header to the end, no duplicates.
+	var all []string
+	next := "/api/operations" + f + "&limit=2&sort=created"
+	for next != "" {
+		status, b, h := c.do("GET", next, nil)
+		if status != 200 {
+			t.Fatalf("page %s: %d %s", next, status, b)
+		}
+		var page []operationJSON
+		if err := json.Unmarshal(b, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range page {
+			all = append(all, op.Code)
+		}
+		next = ""
+		if l := h.Get("Link"); l != "" {
+			next = strings.TrimSuffix(strings.TrimPrefix(strings.Split(l, ";")[0], "<"), ">")
+		}
+	}
+	want := []string{"LST-1", "LST-2", "LST-3", "LST-4", "LST-5"}
+	if strings.Join(all, ",") != strings.Join(want, ",") {
+		t.Fatalf("paged = %v, want %v", all, want)
+	}
+	sort.Strings(all)
+}
