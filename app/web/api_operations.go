@@ -500,4 +500,3 @@ func (s *Server) resolveSignal(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, sig)
 }
-
