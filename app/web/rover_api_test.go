@@ -1,0 +1,303 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+// enroll makes an enrollment code as c (an admin of fleet) and trades it for
+// a rover client.
+func (e *env) enroll(c *client, fleet string, profile wire.Profile) (*client, wire.EnrollResponse) {
+	e.t.Helper()
+	var code struct {
+		Code      string    `json:"code"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	c.call("POST", "/api/rovers/enrollment-codes?fleet="+fleet, `{"name":"","tags":["linux"]}`, 201, &code)
+	if code.Code == "" || time.Until(code.ExpiresAt) > 15*time.Minute || time.Until(code.ExpiresAt) < 14*time.Minute {
+		e.t.Fatalf("enrollment code = %+v, want a code expiring in 15 minutes", code)
+	}
+	r := e.client()
+	var out wire.EnrollResponse
+	r.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: "r", Profile: profile}, 201, &out)
+	r.token = out.Token
+	// A code works once.
+	e.client().wantError("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code}, 401, "unauthorized")
+	return r, out
+}
+
+// setup makes a fleet with a mission and an exec pilot.
+func (e *env) setup(email string) (c *client, fleet, mission, pilot string) {
+	c, fleet = e.signUp(email)
+	var m, p idOnly
+	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Rovers","key":"ROV"}`, 201, &m)
+	c.call("POST", "/api/pilots?fleet="+fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
+	return c, fleet, m.ID, p.ID
+}
+
+func (e *env) assign(c *client, fleet, mission, pilot, title string) operationJSON {
+	var op operationJSON
+	c.call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": title, "body": "echo hi", "mission_id": mission,
+		"assignee_type": "pilot", "assignee_id": pilot}, 201, &op)
+	return op
+}
+
+func claim(r *client, wait string) (int, wire.Claim) {
+	status, b, _ := r.do("POST", "/api/rover/claim?wait="+wait, "{}")
+	var c wire.Claim
+	if status == 200 {
+		if err := json.Unmarshal(b, &c); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return status, c
+}
+
+func TestRoverRunLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet, mission, pilot := e.setup("life@example.com")
+	f := "?fleet=" + fleet
+	r, reg := e.enroll(c, fleet, wire.Profile{OS: "linux", Hostname: "box", Pilots: []wire.CLI{{Kind: "exec"}}})
+	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2}}, 200, nil)
+
+	// Nothing queued: the long-poll ends with 204.
+	if status, _ := claim(r, "0.2"); status != 204 {
+		t.Fatalf("empty claim: %d, want 204", status)
+	}
+	op := e.assign(c, fleet, mission, pilot, "Say hello")
+	status, cl := claim(r, "1")
+	if status != 200 || cl.Operation.Code != "ROV-1" || cl.Pilot.Kind != "exec" || cl.Pilot.Settings.Command != "true" ||
+		cl.Branch != "ufo/ROV-1-say-hello" || cl.Attempt != 1 || !strings.Contains(cl.Prompt, "echo hi") {
+		t.Fatalf("claim = %d %+v", status, cl)
+	}
+	base := "/api/rover/runs/" + cl.RunID
+	r.wantError("POST", base+"/start", wire.RunCall{ClaimToken: "ufoc_wrong"}, 409, "conflict")
+	var ack wire.RunAck
+	r.call("POST", base+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
+	var got operationJSON
+	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	if got.Status != "running" {
+		t.Fatalf("operation = %s, want running", got.Status)
+	}
+	batch := wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{
+		{Seq: 1, Type: "text", Data: json.RawMessage(`{"text":"one"}`)},
+		{Seq: 2, Type: "tool_use", Data: json.RawMessage(`{"id":"t1","name":"Write","input":{"file_path":"a"}}`)},
+	}}
+	r.call("POST", base+"/events", batch, 200, &ack)
+	r.call("POST", base+"/events", batch, 200, &ack) // resent: stored once
+	batch.Events = []wire.Event{{Seq: 3, Type: "usage", Data: json.RawMessage(`{"input_tokens":5,"output_tokens":7,"cost_usd":0.01}`)}}
+	r.call("POST", base+"/events", batch, 200, &ack)
+	if ack.LastSeq != 3 || ack.Cancel {
+		t.Fatalf("ack = %+v", ack)
+	}
+	r.wantError("POST", base+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{{Seq: 4, Type: "weird"}}}, 400, "invalid")
+	r.call("POST", base+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.call("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "done", SessionID: "s1",
+		Usage:    &wire.Usage{InputTokens: 5, OutputTokens: 7},
+		Artifact: &wire.Artifact{Diff: "+hello\n", Files: 1, Insertions: 1, Branch: cl.Branch, HeadCommit: "abc"}}, 200, nil)
+	// Exactly one terminal state: a second report is refused.
+	r.wantError("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "failed"}, 409, "conflict")
+
+	var run runJSON
+	c.call("GET", "/api/runs/"+cl.RunID+f, nil, 200, &run)
+	if run.Status != "succeeded" || run.Artifact == nil || run.Artifact.Files != 1 {
+		t.Fatalf("run = %+v", run)
+	}
+	var evs []struct {
+		Seq  int64  `json:"seq"`
+		Type string `json:"type"`
+	}
+	c.call("GET", "/api/runs/"+cl.RunID+"/events"+f, nil, 200, &evs)
+	if len(evs) != 3 || evs[0].Seq != 1 || evs[1].Type != "tool_use" || evs[2].Seq != 3 {
+		t.Fatalf("events = %+v", evs)
+	}
+	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	if got.Status != "in_review" {
+		t.Fatalf("operation = %s, want in_review", got.Status)
+	}
+	var sigs []struct{ Kind string }
+	c.call("GET", "/api/signals"+f, nil, 200, &sigs)
+	if len(sigs) != 1 || sigs[0].Kind != "review_requested" {
+		t.Fatalf("signals = %+v", sigs)
+	}
+
+	// A message on the operation in review starts a follow-up that resumes the session.
+	var msg struct {
+		FollowUp bool `json:"follow_up_run"`
+	}
+	c.call("POST", "/api/operations/ROV-1/messages"+f, `{"body":"now say bye"}`, 201, &msg)
+	if !msg.FollowUp {
+		t.Fatal("message on an in_review operation started no follow-up run")
+	}
+	status, cl2 := claim(r, "1")
+	if status != 200 || !cl2.FollowUp || cl2.SessionID != "s1" || cl2.Prompt != "now say bye" || cl2.Branch != cl.Branch {
+		t.Fatalf("follow-up claim = %d %+v", status, cl2)
+	}
+
+	// The rover shows up with its profile and as busy.
+	var rovers []struct {
+		ID      string          `json:"id"`
+		Status  string          `json:"status"`
+		Profile json.RawMessage `json:"profile"`
+	}
+	c.call("GET", "/api/rovers"+f, nil, 200, &rovers)
+	if len(rovers) != 1 || rovers[0].ID != reg.RoverID || rovers[0].Status != "busy" || !strings.Contains(string(rovers[0].Profile), `"cpus": 2`) && !strings.Contains(string(rovers[0].Profile), `"cpus":2`) {
+		t.Fatalf("rovers = %+v", rovers)
+	}
+	// Cancel reaches the rover in its next heartbeat; it reports canceled.
+	c.call("POST", "/api/runs/"+cl2.RunID+"/cancel"+f, nil, 200, nil)
+	r.call("POST", "/api/rover/runs/"+cl2.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl2.ClaimToken}, 200, &ack)
+	if !ack.Cancel {
+		t.Fatal("heartbeat after cancel did not ask the rover to stop")
+	}
+	r.call("POST", "/api/rover/runs/"+cl2.RunID+"/complete", wire.Completion{ClaimToken: cl2.ClaimToken, Status: "canceled"}, 200, nil)
+	c.call("GET", "/api/runs/"+cl2.RunID+f, nil, 200, &run)
+	if run.Status != "canceled" {
+		t.Fatalf("run after cancel = %s", run.Status)
+	}
+
+	// A revoked rover's token stops working.
+	r.call("DELETE", "/api/rover/self", nil, 204, nil)
+	r.wantError("POST", "/api/rover/claim", "{}", 401, "unauthorized")
+}
+
+// TestTwoRoversOneRun: two rovers long-poll; one run appears; exactly one
+// rover gets it, and it gets it by wake-up, not by waiting the poll out.
+func TestTwoRoversOneRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *web.Config) { c.LongPoll = 5 * time.Second })
+	c, fleet, mission, pilot := e.setup("two@example.com")
+	r1, _ := e.enroll(c, fleet, wire.Profile{})
+	r2, _ := e.enroll(c, fleet, wire.Profile{})
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	elapsed := make([]time.Duration, 2)
+	for i, r := range []*client{r1, r2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			statuses[i], _ = claim(r, "3")
+			elapsed[i] = time.Since(start)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	e.assign(c, fleet, mission, pilot, "only one")
+	wg.Wait()
+	won := 0
+	for i, s := range statuses {
+		if s == 200 {
+			won++
+			if elapsed[i] > 2500*time.Millisecond {
+				t.Fatalf("claim answered after %v: not woken by NOTIFY", elapsed[i])
+			}
+		} else if s != 204 {
+			t.Fatalf("claim status %d", s)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d rovers claimed the one run, want exactly 1 (statuses %v)", won, statuses)
+	}
+}
+
+// TestLeaseExpiry: a rover that stops reporting loses its run to the
+// sweeper; after three attempts the run fails with lease_lost, and a late
+// report from a former holder is refused.
+func TestLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *web.Config) { c.Lease = time.Second })
+	c, fleet, mission, pilot := e.setup("lease@example.com")
+	r, _ := e.enroll(c, fleet, wire.Profile{})
+	op := e.assign(c, fleet, mission, pilot, "flaky host")
+	var claims []wire.Claim
+	for attempt := 1; attempt <= 3; attempt++ {
+		status, cl := claim(r, "2")
+		if status != 200 || cl.Attempt != attempt {
+			t.Fatalf("attempt %d: claim %d %+v", attempt, status, cl)
+		}
+		claims = append(claims, cl)
+		time.Sleep(1100 * time.Millisecond)
+		n, err := e.store.SweepLeases(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("sweep after attempt %d: %d, %v", attempt, n, err)
+		}
+	}
+	var run runJSON
+	c.call("GET", "/api/runs/"+claims[0].RunID+"?fleet="+fleet, nil, 200, &run)
+	if run.Status != "failed" || run.FailureReason != "lease_lost" || run.Attempt != 3 {
+		t.Fatalf("run = %+v, want failed with lease_lost after 3 attempts", run)
+	}
+	for _, cl := range claims {
+		r.wantError("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded"}, 409, "conflict")
+	}
+	var got operationJSON
+	c.call("GET", "/api/operations/"+op.ID+"?fleet="+fleet, nil, 200, &got)
+	if got.Status != "backlog" {
+		t.Fatalf("operation after lease_lost = %s, want backlog (with a failed signal)", got.Status)
+	}
+}
+
+// TestEventStreamResume reads the change feed over SSE, drops the
+// connection, and resumes with Last-Event-ID without losing or repeating.
+func TestEventStreamResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.signUp("sse@example.com")
+	read := func(lastID string, n int, during func()) []string {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/events/stream?fleet="+fleet, nil)
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := c.http.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+		}
+		if during != nil {
+			go during()
+		}
+		var ids []string
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() && len(ids) < n {
+			if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	mk := func(key string) {
+		c.call("POST", "/api/missions?fleet="+fleet, fmt.Sprintf(`{"name":"%s","key":"%s"}`, key, key), 201, nil)
+	}
+	mk("AA")
+	first := read("", 3, func() { mk("BB") }) // fleet.created and mission AA from the past; BB arrives live
+	mk("CC")
+	mk("DD")
+	rest := read(first[len(first)-1], 2, nil)
+	all := append(first, rest...)
+	var feed []struct{ ID int64 }
+	c.call("GET", "/api/events?fleet="+fleet, nil, 200, &feed)
+	if len(feed) != 5 || len(all) != 5 {
+		t.Fatalf("stream gave %v, feed has %d rows", all, len(feed))
+	}
+	for i, ev := range feed {
+		if fmt.Sprint(ev.ID) != all[i] {
+			t.Fatalf("stream ids %v, feed %+v", all, feed)
+		}
+	}
+}
