@@ -1,0 +1,37 @@
+-- name: EnqueueJob
+WITH ins AS (
+    INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+    ON CONFLICT (kind, key) DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify('ufo_jobs', id::text) FROM ins;
+
+-- name: ClaimJobs
+UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $2)
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status = 'pending' AND run_after <= now() AND (locked_until IS NULL OR locked_until < now())
+      AND kind = ANY ($3::text[])
+    ORDER BY run_after, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, kind, key, payload, attempts, max_attempts;
+
+-- name: FinishJob
+UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL, last_error = ''
+WHERE id = $1 AND status = 'pending';
+
+-- name: RetryJob
+UPDATE jobs SET run_after = now() + make_interval(secs => $3), locked_until = NULL, last_error = $2,
+    status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN now() END
+WHERE id = $1 AND status = 'pending'
+RETURNING status;
+
+-- name: FindJob
+SELECT id, kind, key, payload, status, attempts, last_error FROM jobs WHERE kind = $1 AND key = $2;
+
+-- name: FailJob
+UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $2
+WHERE id = $1 AND status = 'pending';

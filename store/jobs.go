@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ChannelJobs is notified when a job is enqueued.
+const ChannelJobs = "ufo_jobs"
+
+// Job is one piece of durable background work.
+type Job struct {
+	ID          int64
+	Kind        string
+	Key         string
+	Payload     json.RawMessage
+	Attempts    int
+	MaxAttempts int
+	Status      string
+	LastError   string
+}
+
+// EnqueueJob records a job once by (kind, key); it reports false when the
+// job was already recorded (a redelivery), which is not an error.
+func (s *Store) EnqueueJob(ctx context.Context, kind, key string, payload any, delay time.Duration) (bool, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, q("EnqueueJob"), kind, key, payload, delay.Seconds()).Scan(&id, new(any))
+	if err == pgx.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
+// ClaimJobs locks up to n due jobs of the given kinds for lockFor; a worker
+// that dies loses the lock and another retries the job.
+func (s *Store) ClaimJobs(ctx context.Context, kinds []string, n int, lockFor time.Duration) ([]Job, error) {
+	rows, err := s.pool.Query(ctx, q("ClaimJobs"), n, lockFor.Seconds(), kinds)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		var j Job
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Attempts, &j.MaxAttempts); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, translate(rows.Err())
+}
+
+// FinishJob marks a job done.
+func (s *Store) FinishJob(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, q("FinishJob"), id)
+	return translate(err)
+}
+
+// RetryJob records a failure and schedules the next attempt after delay, or
+// marks the job failed when it has no attempts left. It returns the status.
+func (s *Store) RetryJob(ctx context.Context, id int64, why string, delay time.Duration) (string, error) {
+	var status string
+	err := s.pool.QueryRow(ctx, q("RetryJob"), id, truncate(why, 2000), delay.Seconds()).Scan(&status)
+	return status, translate(err)
+}
+
+// FindJob returns a job by kind and key.
+func (s *Store) FindJob(ctx context.Context, kind, key string) (Job, error) {
+	var j Job
+	err := s.pool.QueryRow(ctx, q("FindJob"), kind, key).Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Status, &j.Attempts, &j.LastError)
+	return j, translate(err)
+}
+
+// FailJob marks a job failed for good.
+func (s *Store) FailJob(ctx context.Context, id int64, why string) error {
+	_, err := s.pool.Exec(ctx, q("FailJob"), id, truncate(why, 2000))
+	return translate(err)
+}
