@@ -79,3 +79,9 @@ func (s *Store) FailJob(ctx context.Context, id int64, why string) error {
 	_, err := s.pool.Exec(ctx, q("FailJob"), id, truncate(why, 2000))
 	return translate(err)
 }
+
+// PruneJobs deletes finished jobs older than age.
+func (s *Store) PruneJobs(ctx context.Context, age time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, q("PruneJobs"), age.Seconds())
+	return tag.RowsAffected(), translate(err)
+}

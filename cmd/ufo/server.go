@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/store"
 	"github.com/ufo-run/ufo/store/pgserver"
 )
@@ -142,6 +143,10 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	lease := seconds(cfg.LeaseSeconds)
 	go sweep(ctx, st, lease, log)
 
+	worker := bot.NewWorker(st, log)
+	worker.Handle(bot.KindNotify, bot.NotifyHandler())
+	go worker.Run(ctx)
+
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,
 		LongPoll: seconds(cfg.LongPollSecs), Version: version}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -194,6 +199,9 @@ func sweep(ctx context.Context, st *store.Store, lease time.Duration, log *slog.
 		}
 		if _, err := st.MarkRoversOffline(ctx, 2*lease+30*time.Second); err != nil && ctx.Err() == nil {
 			log.Error("mark rovers offline", "err", err)
+		}
+		if _, err := st.PruneJobs(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+			log.Error("prune jobs", "err", err)
 		}
 	}
 }

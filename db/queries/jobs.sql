@@ -35,3 +35,6 @@ SELECT id, kind, key, payload, status, attempts, last_error FROM jobs WHERE kind
 -- name: FailJob
 UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $2
 WHERE id = $1 AND status = 'pending';
+
+-- name: PruneJobs
+DELETE FROM jobs WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1);
