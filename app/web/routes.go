@@ -19,6 +19,10 @@ func (s *Server) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.metrics.middleware, s.withUser)
 
+	for _, m := range s.cfg.Mounters {
+		m.Mount(r, s.auth())
+	}
+
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.metrics.handler())

@@ -24,6 +24,8 @@ type Config struct {
 	// OnFleetCreated is called after a fleet is created (ufo up enrolls its
 	// local rover there). Nil means nothing.
 	OnFleetCreated func(ctx context.Context, fleetID string)
+	// Mounters add the GitHub and Slack adapters' routes.
+	Mounters []Mounter
 }
 
 // Server holds the HTTP layer's dependencies.
