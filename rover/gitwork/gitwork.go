@@ -7,6 +7,7 @@
 // mirror under <root>/operations/<operation id>, whose origin is the real
 // clone URL. After the pilot exits the work is committed with the claim's
 // author, diffed against the merge base with the base branch and pushed.
+// The work of a failed run is diffed but neither committed nor pushed.
 //
 // The repository credential reaches git only through the environment of
 // git's own network commands: a credential helper defined in GIT_CONFIG_*
@@ -238,21 +239,26 @@ func (m *Manager) mirror(ctx context.Context, repo *wire.Repository) (string, er
 	return dir, nil
 }
 
-// Finish commits what the pilot changed (nothing when nothing changed),
-// diffs the branch against its merge base with the base branch and, when
-// push is set and there is a repository, pushes the branch to origin.
-func (w *Work) Finish(ctx context.Context, message string, push bool) (wire.Artifact, error) {
+// Finish collects what the pilot changed and diffs it against the merge
+// base with the base branch. When keep is set (the run succeeded) the
+// changes are committed (nothing when nothing changed) and, with a
+// repository, the branch is pushed to origin. Otherwise they are only
+// staged and diffed: the next Prepare discards them, so a retry starts from
+// the branch as the last good run left it.
+func (w *Work) Finish(ctx context.Context, message string, keep bool) (wire.Artifact, error) {
 	art := wire.Artifact{Branch: w.Branch, BaseBranch: w.BaseBranch}
 	if _, err := w.git(ctx, nil, "add", "--all"); err != nil {
 		return art, err
 	}
-	if _, err := w.git(ctx, nil, "diff", "--cached", "--quiet"); err != nil {
-		if !isExit(err, 1) {
-			return art, err
-		}
-		if _, err := w.git(ctx, w.author, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
-			"--message", message); err != nil {
-			return art, err
+	if keep {
+		if _, err := w.git(ctx, nil, "diff", "--cached", "--quiet"); err != nil {
+			if !isExit(err, 1) {
+				return art, err
+			}
+			if _, err := w.git(ctx, w.author, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+				"--message", message); err != nil {
+				return art, err
+			}
 		}
 	}
 	head, err := w.git(ctx, nil, "rev-parse", "HEAD")
@@ -267,7 +273,7 @@ func (w *Work) Finish(ctx context.Context, message string, push bool) (wire.Arti
 	if err := w.diff(ctx, base, &art); err != nil {
 		return art, err
 	}
-	if !push || w.repo == nil {
+	if !keep || w.repo == nil {
 		return art, nil
 	}
 	ahead, err := w.git(ctx, nil, "rev-list", "--count", w.baseRef+"..HEAD")
@@ -285,14 +291,16 @@ func (w *Work) Finish(ctx context.Context, message string, push bool) (wire.Arti
 	return art, nil
 }
 
+// diff fills the artifact with the index (what was committed, or staged)
+// against base.
 func (w *Work) diff(ctx context.Context, base string, art *wire.Artifact) error {
-	flags := []string{"diff", "--no-color", "--no-ext-diff", "--no-textconv"}
-	text, err := w.m.runRaw(ctx, w.Dir, nil, "", append(flags, base, "HEAD")...)
+	flags := []string{"diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv"}
+	text, err := w.m.runRaw(ctx, w.Dir, nil, "", append(flags, base)...)
 	if err != nil {
 		return err
 	}
 	art.Diff = truncateDiff(text)
-	stats, err := w.git(ctx, nil, append(flags, "--numstat", base, "HEAD")...)
+	stats, err := w.git(ctx, nil, append(flags, "--numstat", base)...)
 	if err != nil {
 		return err
 	}

@@ -271,6 +271,39 @@ func TestNothingChangedPushesNothing(t *testing.T) {
 	}
 }
 
+func TestFailedRunIsDiffedNotKept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testEnv(t)
+	r := newRemote(t, env)
+	m := New(filepath.Join(t.TempDir(), "rv"), env)
+	job := Job{OperationID: "op", Branch: "ufo/abc-8-fail", Repository: r.repository()}
+	w, err := m.Prepare(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := gitT(t, env, w.Dir, "rev-parse", "HEAD")
+	writeFile(t, filepath.Join(w.Dir, "HALF.md"), "half done\n")
+	art, err := w.Finish(ctx, "ABC-8: failed", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if art.Files != 1 || art.Insertions != 1 || !strings.Contains(art.Diff, "+half done") || art.Pushed || art.HeadCommit != base {
+		t.Errorf("artifact = %+v, want the change diffed, no commit (head %s), not pushed", art, base)
+	}
+	if out := gitT(t, env, r.bare, "branch", "--list", "ufo/*"); out != "" {
+		t.Errorf("remote has branches %q, want none", out)
+	}
+	// The retry starts from the branch as it was, without the failed work.
+	w, err = m.Prepare(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(w.Dir, "HALF.md")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed run's work survived into the retry: %v", err)
+	}
+}
+
 func TestLocalWorkDirWithoutRepository(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -302,7 +335,7 @@ func TestLocalWorkDirWithoutRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(w.Dir, "MORE.md"), "more\n")
-	art, err = w.Finish(ctx, "ABC-5: more", false)
+	art, err = w.Finish(ctx, "ABC-5: more", true)
 	if err != nil {
 		t.Fatal(err)
 	}
