@@ -60,7 +60,11 @@ func newEnv(t testing.TB, tweak ...func(*web.Config)) *env {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	srv := httptest.NewServer(web.New(st, hub, cfg, log).Handler())
+	ws, err := web.New(st, hub, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

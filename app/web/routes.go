@@ -27,6 +27,27 @@ func (s *Server) Routes() chi.Router {
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.metrics.handler())
 
+	// The board: server-rendered pages (board*.go, templates/board). They
+	// only render; their forms and buttons call the API from board.js.
+	r.Group(func(r chi.Router) {
+		r.Get("/", s.home)
+		r.Get("/static/*", s.serveStatic)
+		r.Get("/signin", s.signInPage)
+		r.Get("/signup", s.signUpPage)
+		r.Get("/invitations/{token}", s.invitationPage)
+		r.Group(func(r chi.Router) {
+			r.Use(s.boardSignedIn, s.boardFleet)
+			r.Get("/board", s.boardPage)
+			r.Get("/operations/{id}", s.operationPage)
+			r.Get("/rovers", s.roversPage)
+			r.Get("/pilots", s.pilotsPage)
+			r.Get("/crews", s.crewsPage)
+			r.Get("/missions", s.missionsPage)
+			r.Get("/members", s.membersPage)
+			r.Get("/settings", s.settingsPage)
+		})
+	})
+
 	r.Route("/api", func(r chi.Router) {
 		r.Get("/openapi.yaml", s.openAPI)
 

@@ -1,9 +1,10 @@
 // Package web serves UFO over HTTP: the JSON API, the rover protocol, the
-// change feed and, later, the board. Every route is listed in routes.go.
+// change feed and the board. Every route is listed in routes.go.
 package web
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ufo-run/ufo/store"
+	"github.com/ufo-run/ufo/templates"
 )
 
 // Config is what the HTTP layer needs to know; cmd builds it once.
@@ -26,6 +28,9 @@ type Config struct {
 	OnFleetCreated func(ctx context.Context, fleetID string)
 	// Mounters add the GitHub and Slack adapters' routes.
 	Mounters []Mounter
+	// Templates holds the board's pages and static files (default
+	// templates.FS).
+	Templates fs.FS
 }
 
 // Server holds the HTTP layer's dependencies.
@@ -35,13 +40,15 @@ type Server struct {
 	log     *slog.Logger
 	hub     *Hub
 	metrics *metrics
+	board   *board
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // sign-in attempts by client address
 }
 
-// New makes a Server. The hub must be running (see Hub.Run).
-func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) *Server {
+// New makes a Server. The hub must be running (see Hub.Run). It fails when
+// a board page is missing or does not parse.
+func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Lease == 0 {
 		cfg.Lease = 30 * time.Second
 	}
@@ -51,7 +58,14 @@ func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) *Server {
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 10 * time.Second
 	}
-	return &Server{store: st, cfg: cfg, log: log, hub: hub, metrics: newMetrics(st), limiters: map[string]*rate.Limiter{}}
+	if cfg.Templates == nil {
+		cfg.Templates = templates.FS
+	}
+	b, err := newBoard(cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{store: st, cfg: cfg, log: log, hub: hub, metrics: newMetrics(st), board: b, limiters: map[string]*rate.Limiter{}}, nil
 }
 
 // signInLimiter allows a burst of 10 sign-in attempts per client address,

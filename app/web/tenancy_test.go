@@ -127,9 +127,13 @@ func TestForeignFleetIDs(t *testing.T) {
 		return s
 	}
 
-	routes := web.New(nil, nil, web.Config{}, slog.New(slog.DiscardHandler)).Routes()
+	ws, err := web.New(nil, nil, web.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := ws.Routes()
 	checked := 0
-	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	err = chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		key := method + " " + route
 		if !strings.HasPrefix(route, "/api/") || notFleetScoped[key] {
 			return nil

@@ -156,8 +156,13 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	if started != nil {
 		started(ln.Addr(), &wcfg)
 	}
+	ws, err := web.New(st, hub, wcfg, log)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("start the web server: %w", err)
+	}
 	srv := &http.Server{
-		Handler:           web.New(st, hub, wcfg, log).Handler(),
+		Handler:           ws.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
