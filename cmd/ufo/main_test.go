@@ -96,15 +96,33 @@ func TestTwoProcessesMigrate(t *testing.T) {
 
 type serverProc struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *syncBuffer
 	base string
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startServer(t *testing.T, home, addr string, env ...string) *serverProc {
 	t.Helper()
 	cmd := exec.Command(ufoBin, "server", "--addr", addr)
 	cmd.Env = append(os.Environ(), append([]string{"UFO_HOME=" + home, "DATABASE_URL="}, env...)...)
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
