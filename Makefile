@@ -15,8 +15,8 @@ build: ## Build bin/ufo
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ufo
 
 .PHONY: run
-run: build ## Start UFO on this machine (embedded PostgreSQL under $UFO_HOME unless DATABASE_URL is set)
-	$(BIN) server
+run: build ## Start UFO on this machine: embedded PostgreSQL, the server on :8080 and a local rover (ufo up)
+	$(BIN) up
 
 .PHONY: test
 test: ## Run every test (race detector on, real PostgreSQL, real git, real processes)

@@ -236,3 +236,10 @@ func (s *Store) AcceptInvitation(ctx context.Context, token, userID string) (app
 	})
 	return inv, err
 }
+
+// AllFleets lists every fleet on this server. Only `ufo up` uses it, to give
+// each fleet a rover on the local machine; nothing that serves a request
+// may call it.
+func (s *Store) AllFleets(ctx context.Context) ([]app.Fleet, error) {
+	return collect[app.Fleet](s.pool.Query(ctx, q("ListAllFleets")))
+}

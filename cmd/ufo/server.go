@@ -32,19 +32,23 @@ type serverConfig struct {
 	SecureCookies bool
 	LogFormat     string
 	LogLevel      string
+	Slack         slackConfig
 }
 
-func (c *serverConfig) flags(cmd *cobra.Command) {
+// flags binds the configuration to cmd's flags; addr is the default listen
+// address when UFO_ADDR is unset.
+func (c *serverConfig) flags(cmd *cobra.Command, addr string) {
 	f := cmd.Flags()
 	f.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (DATABASE_URL); unset: a private cluster under $UFO_HOME/postgres")
 	f.StringVar(&c.Home, "home", defaultHome(), "UFO's folder (UFO_HOME)")
-	f.StringVar(&c.Addr, "addr", envOr("UFO_ADDR", ":8080"), "address to listen on (UFO_ADDR)")
+	f.StringVar(&c.Addr, "addr", envOr("UFO_ADDR", addr), "address to listen on (UFO_ADDR)")
 	f.StringVar(&c.PublicURL, "public-url", envOr("UFO_PUBLIC_URL", "http://localhost:8080"), "URL people and rovers reach this server at (UFO_PUBLIC_URL)")
 	f.IntVar(&c.LeaseSeconds, "lease", envInt("UFO_RUN_LEASE_SECONDS", 30), "run lease in seconds (UFO_RUN_LEASE_SECONDS)")
 	f.IntVar(&c.LongPollSecs, "longpoll", envInt("UFO_LONGPOLL_SECONDS", 25), "longest claim wait in seconds (UFO_LONGPOLL_SECONDS)")
 	f.BoolVar(&c.SecureCookies, "secure-cookies", envBool("UFO_SECURE_COOKIES"), "mark cookies Secure, for HTTPS (UFO_SECURE_COOKIES)")
 	f.StringVar(&c.LogFormat, "log-format", envOr("UFO_LOG_FORMAT", "text"), "log format: text or json (UFO_LOG_FORMAT)")
 	f.StringVar(&c.LogLevel, "log-level", envOr("UFO_LOG_LEVEL", "info"), "log level: debug, info, warn, error (UFO_LOG_LEVEL)")
+	c.Slack.flags(f)
 }
 
 func newServerCmd() *cobra.Command {
@@ -58,7 +62,7 @@ func newServerCmd() *cobra.Command {
 			return runServer(cmd.Context(), cfg, log, nil)
 		},
 	}
-	cfg.flags(cmd)
+	cfg.flags(cmd, ":8080")
 	return cmd
 }
 
@@ -82,7 +86,7 @@ func newMigrateCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cfg.flags(cmd)
+	cfg.flags(cmd, ":8080")
 	return cmd
 }
 
@@ -109,8 +113,9 @@ func openDatabase(ctx context.Context, cfg serverConfig, log *slog.Logger) (stri
 }
 
 // runServer serves until ctx ends. started, when set, is called with the
-// listening address and the server once it accepts requests.
-func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started func(addr net.Addr, wcfg *web.Config)) error {
+// listening address, the HTTP configuration (still open to changes) and
+// the store, just before the server starts accepting requests.
+func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started func(addr net.Addr, wcfg *web.Config, st *store.Store)) error {
 	if err := validPositive("UFO_RUN_LEASE_SECONDS", cfg.LeaseSeconds); err != nil {
 		return err
 	}
@@ -144,17 +149,21 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	go sweep(ctx, st, lease, log)
 
 	worker := bot.NewWorker(st, log)
-	worker.Handle(bot.KindNotify, bot.NotifyHandler())
+	slackBot, err := startSlack(ctx, cfg.Slack, cfg.PublicURL, st, worker, log)
+	if err != nil {
+		return err
+	}
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(slackBot.notifiers()...))
 	go worker.Run(ctx)
 
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,
-		LongPoll: seconds(cfg.LongPollSecs), Version: version}
+		LongPoll: seconds(cfg.LongPollSecs), Version: version, Mounters: slackBot.mounters()}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if started != nil {
-		started(ln.Addr(), &wcfg)
+		started(ln.Addr(), &wcfg, st)
 	}
 	ws, err := web.New(st, hub, wcfg, log)
 	if err != nil {
@@ -169,7 +178,7 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	}
 	log.Info("ufo server is up", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", version)
 	log.Info("GitHub is off: set UFO_GITHUB_APP_ID, UFO_GITHUB_PRIVATE_KEY and UFO_GITHUB_WEBHOOK_SECRET to connect it")
-	log.Info("Slack is off: set UFO_SLACK_SIGNING_SECRET and UFO_SLACK_BOT_TOKEN to connect it")
+	slackBot.logState(log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -78,3 +78,6 @@ ON CONFLICT (fleet_id, user_id) DO NOTHING;
 
 -- name: FindRoleForUpdate
 SELECT role FROM memberships WHERE fleet_id = $1 AND user_id = $2 FOR UPDATE;
+
+-- name: ListAllFleets
+SELECT id, name, created_at FROM fleets ORDER BY created_at, id;
