@@ -63,6 +63,9 @@ func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawM
 		if _, err := tx.Exec(ctx, q("LinkEnrollmentCode"), codeID, e.RoverID); err != nil {
 			return err
 		}
+		if err := offerPilots(ctx, tx, e.FleetID, kinds); err != nil {
+			return err
+		}
 		return emit(ctx, tx, e.FleetID, "rover.enrolled", &e.RoverID, map[string]any{"name": e.Name})
 	})
 	return e, err
@@ -99,6 +102,9 @@ func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.R
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var fleetID string
 		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
+			return err
+		}
+		if err := offerPilots(ctx, tx, fleetID, kinds); err != nil {
 			return err
 		}
 		return emit(ctx, tx, fleetID, "rover.connected", &roverID, map[string]any{"kinds": kinds})
@@ -150,4 +156,27 @@ func (s *Store) MarkRoversOffline(ctx context.Context, after time.Duration) (int
 		return nil
 	})
 	return n, err
+}
+
+// offerPilots gives the fleet a pilot named after each agent CLI a rover
+// reports (claude, codex) when it has none of that kind yet, so they can be
+// assigned as soon as a rover can run them.
+func offerPilots(ctx context.Context, tx pgx.Tx, fleetID string, kinds []string) error {
+	for _, k := range kinds {
+		if k != app.KindClaude && k != app.KindCodex {
+			continue
+		}
+		var id string
+		err := tx.QueryRow(ctx, q("EnsurePilotOfKind"), fleetID, k).Scan(&id)
+		if err == pgx.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, fleetID, "pilot.created", &id, map[string]any{"name": k, "kind": k}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -69,7 +69,22 @@ func TestRoverRunLifecycle(t *testing.T) {
 	c, fleet, mission, pilot := e.setup("life@example.com")
 	f := "?fleet=" + fleet
 	r, reg := e.enroll(c, fleet, wire.Profile{OS: "linux", Hostname: "box", Pilots: []wire.CLI{{Kind: "exec"}}})
-	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2}}, 200, nil)
+	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
+		Pilots: []wire.CLI{{Kind: "exec"}, {Kind: "claude", Version: "2.1.0"}}}}, 200, nil)
+	// A rover reporting the claude CLI makes a claude pilot available, once.
+	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
+		Pilots: []wire.CLI{{Kind: "exec"}, {Kind: "claude", Version: "2.1.0"}}}}, 200, nil)
+	var pilots []struct{ Name, Kind string }
+	c.call("GET", "/api/pilots"+f, nil, 200, &pilots)
+	claudes := 0
+	for _, p := range pilots {
+		if p.Kind == "claude" {
+			claudes++
+		}
+	}
+	if claudes != 1 {
+		t.Fatalf("pilots after a rover reported claude = %+v, want one claude pilot", pilots)
+	}
 
 	// Nothing queued: the long-poll ends with 204.
 	if status, _ := claim(r, "0.2"); status != 204 {

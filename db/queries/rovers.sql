@@ -46,3 +46,9 @@ ORDER BY r.created_at, r.id;
 UPDATE rovers SET online = false
 WHERE online AND last_seen_at < now() - make_interval(secs => $1)
 RETURNING id, fleet_id;
+
+-- name: EnsurePilotOfKind
+INSERT INTO pilots (fleet_id, name, kind)
+SELECT $1, $2, $2 WHERE NOT EXISTS (SELECT 1 FROM pilots WHERE fleet_id = $1 AND kind = $2)
+ON CONFLICT (fleet_id, name) DO NOTHING
+RETURNING id;
