@@ -33,7 +33,9 @@ var install struct {
 // in rover/pilot/testdata/node/package.json, installing them with npm into
 // $UFO_TEST_NODE_DIR (default rover/pilot/testdata/node) when they are
 // missing or at other versions. It skips the test when npm is absent,
-// unless CI is set: then it fails.
+// unless CI is set: then it fails. CI installs them ahead with
+//
+//	npm ci --prefix rover/pilot/testdata/node
 func InstallCLIs(t testing.TB) CLIs {
 	t.Helper()
 	install.once.Do(func() {
