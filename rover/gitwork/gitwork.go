@@ -299,7 +299,7 @@ func (w *Work) diff(ctx context.Context, base string, art *wire.Artifact) error 
 	if err != nil {
 		return err
 	}
-	art.Diff = truncateDiff(text)
+	art.Diff = TruncateDiff(text, MaxDiffBytes)
 	stats, err := w.git(ctx, nil, append(flags, "--numstat", base)...)
 	if err != nil {
 		return err
@@ -321,11 +321,13 @@ func (w *Work) diff(ctx context.Context, base string, art *wire.Artifact) error 
 	return nil
 }
 
-func truncateDiff(text string) string {
-	if len(text) <= MaxDiffBytes {
+// TruncateDiff cuts a diff to at most about max bytes, at a line end, and
+// says so in a last line.
+func TruncateDiff(text string, max int) string {
+	if len(text) <= max {
 		return text
 	}
-	cut := strings.LastIndexByte(text[:MaxDiffBytes], '\n') + 1
+	cut := strings.LastIndexByte(text[:max], '\n') + 1
 	return text[:cut] + fmt.Sprintf("[diff truncated: %d of %d bytes shown]\n", cut, len(text))
 }
 

@@ -455,11 +455,11 @@ func TestTruncateDiff(t *testing.T) {
 	t.Parallel()
 	line := strings.Repeat("x", 99) + "\n"
 	big := strings.Repeat(line, MaxDiffBytes/len(line)+10)
-	got := truncateDiff(big)
+	got := TruncateDiff(big, MaxDiffBytes)
 	if len(got) > MaxDiffBytes+100 || !strings.HasSuffix(got, " bytes shown]\n") {
 		t.Errorf("truncated diff: %d bytes, ends %q", len(got), got[len(got)-40:])
 	}
-	if small := "diff\n"; truncateDiff(small) != small {
+	if small := "diff\n"; TruncateDiff(small, MaxDiffBytes) != small {
 		t.Error("a small diff was changed")
 	}
 }
