@@ -225,6 +225,21 @@ func (s *Server) Connects() []Connect {
 	return append([]Connect(nil), s.connects...)
 }
 
+// MaxBody is the largest request body the server reads, as the real one.
+const MaxBody = 1 << 20
+
+// decode reads a JSON body as the real server does: at most MaxBody bytes,
+// no unknown field.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid", err.Error())
+		return false
+	}
+	return true
+}
+
 func apiError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -252,8 +267,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, roverID s
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	var req wire.EnrollRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid", err.Error())
+	if !decode(w, r, &req) {
 		return
 	}
 	s.mu.Lock()
@@ -276,8 +290,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) connect(w http.ResponseWriter, r *http.Request, roverID string) {
 	var req wire.ConnectRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid", err.Error())
+	if !decode(w, r, &req) {
 		return
 	}
 	s.mu.Lock()
@@ -292,8 +305,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, _ string) {
 	// Reading the body to its end also lets the server notice a client
 	// that hangs up while it waits.
 	var req wire.ClaimRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid", err.Error())
+	if !decode(w, r, &req) {
 		return
 	}
 	wait, err := strconv.Atoi(r.URL.Query().Get("wait"))
@@ -338,8 +350,7 @@ func (s *Server) runCall(w http.ResponseWriter, r *http.Request, _ string) {
 		wire.Completion
 		Events []wire.Event `json:"events"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid", err.Error())
+	if !decode(w, r, &body) {
 		return
 	}
 	action := r.PathValue("action")
