@@ -1,0 +1,170 @@
+package rover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ufo-run/ufo/rover/gitwork"
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+// defaultLongPoll is used until the server says its own.
+const defaultLongPoll = 25 * time.Second
+
+// onceConnectPatience is how long Once keeps trying to reach the server.
+const onceConnectPatience = time.Minute
+
+// rover is the loop of one registration: connect, claim, execute, again.
+type rover struct {
+	cfg  Config
+	reg  Registration
+	c    *client
+	log  *slog.Logger
+	conn wire.ConnectResponse
+	git  *gitwork.Manager
+}
+
+func newRover(cfg Config, reg Registration) *rover {
+	log := cfg.Logger.With("server", reg.Server)
+	if reg.RoverID != "" {
+		log = log.With("rover_id", reg.RoverID, "rover", reg.Name)
+	}
+	return &rover{
+		cfg: cfg,
+		reg: reg,
+		c:   &client{server: reg.Server, token: reg.Token, version: cfg.Version, hc: cfg.HTTPClient},
+		log: log,
+	}
+}
+
+func (r *rover) token() string { return r.reg.Token }
+
+func (r *rover) newBackoff() *backoff { return newBackoff(r.cfg.RetryMin, r.cfg.RetryMax) }
+
+// run serves the registration until ctx ends (nil) or the server refuses
+// its token (ErrRevoked).
+func (r *rover) run(ctx context.Context) error {
+	bo := r.newBackoff()
+	for {
+		err := r.connect(ctx)
+		if err == nil {
+			bo.reset()
+			err = r.serve(ctx, bo)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrRevoked):
+			r.log.Error("the server refused this rover's token: it was revoked or the rover removed; this rover stops (remove it with ufo rover remove, enroll again)", "err", err)
+			return fmt.Errorf("rover %s on %s: %w", r.reg.RoverID, r.reg.Server, err)
+		}
+		d := bo.next()
+		r.log.Warn("server unreachable; reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
+		if !sleep(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// serve claims and executes runs until a call fails.
+func (r *rover) serve(ctx context.Context, bo *backoff) error {
+	for {
+		cl, err := r.c.claim(ctx, r.longPoll())
+		if err != nil {
+			return err
+		}
+		bo.reset()
+		if cl == nil {
+			continue
+		}
+		if _, err := r.execute(ctx, cl); err != nil {
+			return err
+		}
+	}
+}
+
+// once connects, claims at most one run within cfg.Wait, and executes it.
+func (r *rover) once(ctx context.Context) (Outcome, error) {
+	bo := r.newBackoff()
+	patience := time.Now().Add(onceConnectPatience)
+	for {
+		err := r.connect(ctx)
+		if err == nil {
+			break
+		}
+		if !transient(err) || time.Now().After(patience) {
+			return Outcome{}, err
+		}
+		d := min(bo.next(), max(time.Until(patience), 0))
+		r.log.Warn("server unreachable; retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+		if !sleep(ctx, d) {
+			return Outcome{}, ctx.Err()
+		}
+	}
+	wait := r.cfg.Wait
+	if wait == 0 {
+		wait = r.longPoll()
+	}
+	deadline := time.Now().Add(max(wait, 0))
+	bo.reset()
+	for {
+		cl, err := r.c.claim(ctx, max(time.Until(deadline), 0))
+		switch {
+		case err == nil && cl != nil:
+			return r.execute(ctx, cl)
+		case err == nil:
+			bo.reset()
+		case !transient(err):
+			return Outcome{}, err
+		default:
+			d := bo.next()
+			r.log.Warn("claim failed; retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+			if !sleep(ctx, d) {
+				return Outcome{}, ctx.Err()
+			}
+		}
+		if !time.Now().Before(deadline) {
+			r.log.Info("nothing to claim", "waited", wait)
+			return Outcome{}, nil
+		}
+	}
+}
+
+// connect reports the host's profile and learns the rover's identity and
+// the server's timings. It is called on every (re)connect.
+func (r *rover) connect(ctx context.Context) error {
+	if err := os.MkdirAll(r.cfg.Outpost, 0o700); err != nil {
+		return fmt.Errorf("create outpost: %w", err)
+	}
+	resp, err := r.c.connect(ctx, profile(ctx, r.cfg))
+	if err != nil {
+		return err
+	}
+	if resp.RoverID == "" {
+		resp.RoverID = r.reg.RoverID
+	}
+	if err := gitwork.ValidName(resp.RoverID); err != nil {
+		return fmt.Errorf("connect: rover id: %w", err)
+	}
+	if r.git == nil || resp.RoverID != r.conn.RoverID {
+		r.git = gitwork.New(filepath.Join(r.cfg.Outpost, "rovers", resp.RoverID), r.cfg.Environ)
+	}
+	if r.reg.RoverID == "" && r.conn.RoverID == "" {
+		r.log = r.log.With("rover_id", resp.RoverID) // a token-only rover learns its id here
+	}
+	r.conn = resp
+	r.log.Info("connected", "name", resp.Name, "fleet", resp.FleetID, "lease_seconds", resp.LeaseSeconds)
+	return nil
+}
+
+func (r *rover) longPoll() time.Duration {
+	if r.conn.LongPollSeconds > 0 {
+		return time.Duration(r.conn.LongPollSeconds) * time.Second
+	}
+	return defaultLongPoll
+}

@@ -1,0 +1,394 @@
+package rover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ufo-run/ufo/rover/gitwork"
+	"github.com/ufo-run/ufo/rover/pilot"
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+// Failure reasons the rover itself reports (the pilot reports its own).
+const (
+	ReasonGitFailed = "git_failed"
+	ReasonCanceled  = "canceled"
+	ReasonLeaseLost = "lease_lost"
+	// ReasonNotReported is Once's reason when the server refused the run's
+	// start or completion outright (neither 2xx, 409 nor a retryable error).
+	ReasonNotReported = "not_reported"
+)
+
+// Causes of a pilot's context ending early.
+var (
+	errCancelRequested = errors.New("the server asked to cancel the run")
+	errLeaseLost       = errors.New("the run's lease was lost")
+)
+
+// session is one claimed run on its way to the server: the event queue and
+// its sender, the heartbeat, and what they learned from the server.
+type session struct {
+	r     *rover
+	claim *wire.Claim
+	log   *slog.Logger
+	queue *eventQueue
+	// stopPilot ends the pilot's context (and process group).
+	stopPilot context.CancelCauseFunc
+
+	canceled atomic.Bool // the server asked to cancel
+	lost     atomic.Bool // 409 or 404: another attempt owns the run now
+	revoked  atomic.Bool // 401: the rover's token is gone
+}
+
+// gone reports whether this rover may no longer report on the run.
+func (s *session) gone() bool { return s.lost.Load() || s.revoked.Load() }
+
+// execute runs a claim to its end and reports it. The error is ErrRevoked
+// or the end of ctx; everything else is the run's outcome.
+func (r *rover) execute(ctx context.Context, cl *wire.Claim) (Outcome, error) {
+	s := &session{
+		r: r, claim: cl, queue: newEventQueue(r.cfg.EventBuffer), stopPilot: func(error) {},
+		log: r.log.With("run", cl.RunID, "operation", cl.Operation.Code, "attempt", cl.Attempt),
+	}
+	out := Outcome{RunID: cl.RunID, Status: wire.RunFailed}
+	s.log.Info("run claimed", "pilot", cl.Pilot.Name, "kind", cl.Pilot.Kind, "follow_up", cl.FollowUp)
+
+	ack, err := s.callRetry(ctx, "start", wire.RunCall{ClaimToken: cl.ClaimToken})
+	if err != nil {
+		out.Reason, err = s.ended(ctx)
+		return out, err
+	}
+	pilotCtx, stopPilot := context.WithCancelCause(ctx)
+	defer stopPilot(nil)
+	s.stopPilot = stopPilot
+	s.handleAck(ack)
+
+	flushed := make(chan bool, 1)
+	closing := make(chan struct{})
+	go func() { flushed <- s.sendEvents(ctx, closing) }()
+	beating := make(chan struct{})
+	stopBeat := make(chan struct{})
+	go func() { defer close(beating); s.heartbeat(ctx, stopBeat) }()
+	defer func() { close(stopBeat); <-beating }()
+
+	comp := s.fly(ctx, pilotCtx)
+	close(closing)
+	if !<-flushed || s.gone() || ctx.Err() != nil || !s.complete(ctx, comp) {
+		out.Reason, err = s.ended(ctx)
+		return out, err
+	}
+	out.Status, out.Reason = comp.Status, comp.FailureReason
+	return out, nil
+}
+
+// ended says why the run stopped short of its completion: Once's reason,
+// or execute's error (ErrRevoked, the end of ctx).
+func (s *session) ended(ctx context.Context) (string, error) {
+	switch {
+	case s.revoked.Load():
+		return "", ErrRevoked
+	case s.lost.Load():
+		s.log.Warn("run dropped: another attempt holds it now")
+		return ReasonLeaseLost, nil
+	case ctx.Err() != nil:
+		s.log.Warn("rover stopping: run abandoned; the server requeues it when its lease ends")
+		return "", ctx.Err()
+	}
+	s.log.Error("run not reported: the server refused it")
+	return ReasonNotReported, nil
+}
+
+// fly prepares the work dir, runs the pilot and collects its work. It
+// returns the completion to report.
+func (s *session) fly(ctx, pilotCtx context.Context) wire.Completion {
+	cl := s.claim
+	comp := wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded}
+	clonesBefore := s.r.git.Clones()
+	work, err := s.r.git.Prepare(pilotCtx, gitwork.Job{OperationID: cl.Operation.ID, Branch: cl.Branch, Repository: cl.Repository})
+	if s.r.git.Clones() > clonesBefore {
+		s.log.Info("mirror cloned", "mirror", s.r.git.MirrorDir(cl.Repository.CloneURL))
+	}
+	switch {
+	case err == nil:
+	case s.gone() || ctx.Err() != nil:
+		return comp // not reported
+	case s.canceled.Load():
+		return s.canceledCompletion(comp)
+	default:
+		return s.gitFailed(comp, "prepare the work dir", err)
+	}
+	s.emitStatus(fmt.Sprintf("work dir ready on branch %s", work.Branch))
+
+	res := s.r.cfg.RunPilot(pilotCtx, s.pilotSpec(work.Dir), s.emit)
+	comp.FinalMessage, comp.SessionID, comp.Usage = res.FinalMessage, res.SessionID, res.Usage
+	switch {
+	case s.gone() || ctx.Err() != nil:
+		return comp // not reported
+	case s.canceled.Load():
+		comp = s.canceledCompletion(comp)
+	case res.Failed:
+		comp.Status, comp.FailureReason, comp.FailureMessage = wire.RunFailed, res.Reason, res.Message
+		s.log.Info("pilot failed", "reason", res.Reason, "message", res.Message)
+		if res.Reason != pilot.ReasonModelError { // the pilot sent that one as an event already
+			s.emitError(res.Message)
+		}
+	}
+
+	succeeded := comp.Status == wire.RunSucceeded
+	art, err := work.Finish(ctx, commitMessage(cl), succeeded)
+	if art.HeadCommit != "" {
+		comp.Artifact = &art
+	}
+	if err != nil {
+		if !succeeded {
+			s.emitError("collect the work: " + err.Error())
+			return comp
+		}
+		return s.gitFailed(comp, "collect the work", err)
+	}
+	if art.Pushed {
+		s.emitStatus(fmt.Sprintf("pushed %s at %s", art.Branch, shortHash(art.HeadCommit)))
+	}
+	return comp
+}
+
+func (s *session) canceledCompletion(comp wire.Completion) wire.Completion {
+	comp.Status, comp.FailureReason = wire.RunCanceled, ReasonCanceled
+	comp.FailureMessage = "canceled on request"
+	return comp
+}
+
+func (s *session) gitFailed(comp wire.Completion, what string, err error) wire.Completion {
+	msg := what + ": " + err.Error()
+	s.log.Warn("git failed", "err", msg)
+	s.emitError(msg)
+	comp.Status, comp.FailureReason, comp.FailureMessage = wire.RunFailed, ReasonGitFailed, msg
+	return comp
+}
+
+func (s *session) pilotSpec(workDir string) pilot.Spec {
+	cl := s.claim
+	redact := []string{s.r.token()}
+	if cl.Repository != nil && cl.Repository.Password != "" {
+		redact = append(redact, cl.Repository.Password)
+	}
+	return pilot.Spec{
+		Kind:      cl.Pilot.Kind,
+		Settings:  cl.Pilot.Settings,
+		Prompt:    cl.Prompt,
+		SessionID: cl.SessionID,
+		WorkDir:   workDir,
+		Env:       pilotEnv(s.r.cfg.Environ),
+		Operation: cl.Operation,
+		Binary:    s.r.cfg.PilotBinaries[cl.Pilot.Kind],
+		Redact:    redact,
+	}
+}
+
+// pilotEnv is the rover's environment minus the rover's own secrets.
+func pilotEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "UFO_ROVER_TOKEN", "UFO_ENROLLMENT_CODE":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func commitMessage(cl *wire.Claim) string {
+	subject := strings.TrimSpace(cl.Operation.Code + ": " + cl.Operation.Title)
+	return fmt.Sprintf("%s\n\nUFO run %s (attempt %d) by pilot %s.\n", subject, cl.RunID, cl.Attempt, cl.Pilot.Name)
+}
+
+func shortHash(h string) string { return h[:min(len(h), 12)] }
+
+// emit is the pilot's Emit: it gives the event the next sequence number and
+// queues it. It is safe to call from several goroutines.
+func (s *session) emit(typ string, data any) {
+	raw, err := encode(data)
+	if err != nil {
+		raw, _ = encode(map[string]string{"message": fmt.Sprintf("the rover could not encode a %s event: %v", typ, err)})
+		typ = wire.EventError
+	}
+	s.queue.add(typ, shrinkEvent(typ, raw), time.Now().UTC())
+}
+
+func (s *session) emitStatus(msg string) { s.emit(wire.EventStatus, map[string]string{"message": msg}) }
+func (s *session) emitError(msg string)  { s.emit(wire.EventError, map[string]string{"message": msg}) }
+
+// sendEvents sends queued events every flush interval, or at once when a
+// batch is full, until closing is closed and the queue is empty. While the
+// server is unreachable it retries with backoff and the queue fills. It
+// reports whether everything was sent.
+func (s *session) sendEvents(ctx context.Context, closing <-chan struct{}) bool {
+	tick := time.NewTicker(s.r.cfg.FlushInterval)
+	defer tick.Stop()
+	bo := s.r.newBackoff()
+	for {
+		done := false
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		case <-s.queue.full:
+		case <-closing:
+			done = true
+		}
+		if !s.flush(ctx, bo) {
+			return false
+		}
+		if done {
+			return true
+		}
+	}
+}
+
+// flush sends everything queued, in batches; false when the run is gone or
+// ctx ended.
+func (s *session) flush(ctx context.Context, bo *backoff) bool {
+	for {
+		if s.gone() {
+			return false
+		}
+		batch := s.queue.take(batchSize, maxBatchBytes)
+		if len(batch) == 0 {
+			return true
+		}
+		ack, err := s.r.c.runCall(ctx, s.claim.RunID, "events", wire.EventBatch{ClaimToken: s.claim.ClaimToken, Events: batch})
+		if err == nil {
+			s.queue.sent()
+			bo.reset()
+			s.handleAck(ack)
+			continue
+		}
+		if !s.handleErr(ctx, err) {
+			s.queue.unsent()
+			return false
+		}
+		if !transient(err) {
+			// A batch the server refuses would block every later one.
+			s.log.Error("server refused a batch of events; dropping it", "err", err, "first_seq", batch[0].Seq, "count", len(batch))
+			s.queue.sent()
+			continue
+		}
+		s.queue.unsent()
+		d := bo.next()
+		s.log.Warn("sending events failed; retrying", "err", err, "retry_in", d, "queued", s.queue.len())
+		if !sleep(ctx, d) {
+			return false
+		}
+	}
+}
+
+// heartbeatEvery is min(the server's heartbeat, a third of the lease).
+func (s *session) heartbeatEvery() time.Duration {
+	hb := 10 * time.Second
+	if secs := s.r.conn.HeartbeatSeconds; secs > 0 {
+		hb = min(hb, time.Duration(secs)*time.Second)
+	}
+	lease := s.claim.LeaseSeconds
+	if lease <= 0 {
+		lease = s.r.conn.LeaseSeconds
+	}
+	if lease > 0 {
+		hb = min(hb, time.Duration(lease)*time.Second/3)
+	}
+	return hb
+}
+
+// heartbeat extends the lease until stop is closed; its answer may ask to
+// cancel the run, or tell that the lease is lost.
+func (s *session) heartbeat(ctx context.Context, stop <-chan struct{}) {
+	tick := time.NewTicker(s.heartbeatEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ack, err := s.r.c.runCall(ctx, s.claim.RunID, "heartbeat", wire.RunCall{ClaimToken: s.claim.ClaimToken})
+		if err != nil {
+			if !s.handleErr(ctx, err) {
+				return
+			}
+			s.log.Warn("heartbeat failed", "err", err)
+			continue
+		}
+		s.handleAck(ack)
+	}
+}
+
+func (s *session) handleAck(ack wire.RunAck) {
+	if ack.Cancel && !s.canceled.Swap(true) {
+		s.log.Info("cancel requested: stopping the pilot")
+		s.stopPilot(errCancelRequested)
+	}
+}
+
+// handleErr records what a failed per-run call means for the run; false
+// when the run cannot go on (lease lost, token revoked, ctx ended).
+func (s *session) handleErr(ctx context.Context, err error) bool {
+	switch {
+	case ctx.Err() != nil:
+		return false
+	case errors.Is(err, ErrRevoked):
+		if !s.revoked.Swap(true) {
+			s.log.Error("the server refused the rover's token: stopping the run", "err", err)
+		}
+		s.stopPilot(ErrRevoked)
+		return false
+	case leaseLost(err):
+		if !s.lost.Swap(true) {
+			s.log.Warn("lease lost: stopping the pilot and dropping the run", "err", err)
+		}
+		s.stopPilot(errLeaseLost)
+		return false
+	}
+	return true
+}
+
+// callRetry makes a per-run call, retrying while the server is unreachable.
+func (s *session) callRetry(ctx context.Context, action string, body any) (wire.RunAck, error) {
+	bo := s.r.newBackoff()
+	for {
+		ack, err := s.r.c.runCall(ctx, s.claim.RunID, action, body)
+		if err == nil {
+			return ack, nil
+		}
+		if !s.handleErr(ctx, err) {
+			return ack, err
+		}
+		if !transient(err) {
+			s.log.Error("server refused "+action, "err", err)
+			return ack, err
+		}
+		d := bo.next()
+		s.log.Warn(action+" failed; retrying", "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
+			return ack, ctx.Err()
+		}
+	}
+}
+
+// complete reports the run's outcome, retrying until the server answers;
+// false when it was not recorded.
+func (s *session) complete(ctx context.Context, comp wire.Completion) bool {
+	fitCompletion(&comp)
+	if _, err := s.callRetry(ctx, "complete", comp); err != nil {
+		return false
+	}
+	s.log.Info("run completed", "status", comp.Status, "reason", comp.FailureReason, "dropped_events", s.queue.droppedTotal())
+	return true
+}
