@@ -1,0 +1,183 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/bot"
+	"github.com/ufo-run/ufo/store"
+)
+
+// Notify keeps status messages in step with the change feed: a run or an
+// operation that changed gets its message edited (or, for an operation
+// created elsewhere in a mission with a Slack channel, posted). It reads
+// the state afresh each time, so events may arrive in any order and more
+// than once.
+func (b *Bot) Notify(ctx context.Context, ev app.Event) error {
+	opID := ""
+	switch {
+	case strings.HasPrefix(ev.Kind, "run."):
+		var d struct {
+			OperationID string `json:"operation_id"`
+		}
+		_ = json.Unmarshal(ev.Data, &d) // an event without one is not about a run's operation
+		opID = d.OperationID
+	case ev.Kind == "operation.created" || ev.Kind == "operation.updated":
+		if ev.SubjectID != nil {
+			opID = *ev.SubjectID
+		}
+	}
+	if opID == "" {
+		return nil
+	}
+	if ev.Kind == "operation.created" {
+		if err := b.mirror(ctx, ev.FleetID, opID); err != nil {
+			return err
+		}
+	}
+	return b.refresh(ctx, ev.FleetID, opID)
+}
+
+// refreshJob is a KindRefresh job's payload.
+type refreshJob struct {
+	FleetID     string `json:"fleet_id"`
+	OperationID string `json:"operation_id"`
+}
+
+func (b *Bot) runRefresh(ctx context.Context, j store.Job) error {
+	var r refreshJob
+	if err := unmarshalJob(j.Payload, &r); err != nil {
+		return err
+	}
+	return b.refresh(ctx, r.FleetID, r.OperationID)
+}
+
+// refresh edits an operation's status message to show its state now. Edits
+// of one message are at least UpdateGap apart: one that comes too soon is
+// left to a refresh job due when the gap has passed, which renders the
+// state as it is then, so the final state is always written. While a run
+// is in flight another refresh is scheduled a gap later to show its
+// progress (run events are too many to be notify jobs). The thread row is
+// locked while editing, so replicas take turns and every decision uses the
+// database's clock.
+func (b *Bot) refresh(ctx context.Context, fleetID, opID string) error {
+	err := b.store.EditSlackThread(ctx, fleetID, opID, func(t store.SlackThread, now time.Time) (string, error) {
+		v, err := b.view(ctx, fleetID, opID, now)
+		if err != nil {
+			return "", err
+		}
+		m, err := b.tmpl.render("status_message", v)
+		if err != nil {
+			return "", bot.Permanent(err)
+		}
+		if v.Moving {
+			if err := b.schedule(ctx, fleetID, opID, now, now.Add(b.cfg.UpdateGap)); err != nil {
+				return "", err
+			}
+		}
+		if m.Hash == t.Hash {
+			return "", nil
+		}
+		if t.UpdatedAt != nil && now.Sub(*t.UpdatedAt) < b.cfg.UpdateGap {
+			return "", b.schedule(ctx, fleetID, opID, now, t.UpdatedAt.Add(b.cfg.UpdateGap))
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if _, _, _, err := b.api.UpdateMessageContext(cctx, t.Channel, t.TS, m.options()...); err != nil {
+			return "", slackError("chat.update", err)
+		}
+		return m.Hash, nil
+	})
+	if app.IsCode(err, app.ENotFound) {
+		return nil // the operation has no thread (or is gone)
+	}
+	return err
+}
+
+// schedule records a refresh due at the first gap boundary at or after
+// due. Keys name the boundary, so the many reasons to refresh within one
+// gap (events, the throttle, progress polling) make one job; a job is only
+// ever due at its own boundary, so one already recorded for it has not run
+// yet and will see the latest state.
+func (b *Bot) schedule(ctx context.Context, fleetID, opID string, now, due time.Time) error {
+	gap := b.cfg.UpdateGap.Milliseconds()
+	slot := (due.UnixMilli() + gap - 1) / gap
+	at := time.UnixMilli(slot * gap)
+	key := opID + "@" + strconv.FormatInt(slot, 10)
+	_, err := b.enqueue(ctx, KindRefresh, key, refreshJob{FleetID: fleetID, OperationID: opID}, at.Sub(now))
+	return err
+}
+
+// post puts a new status message in a channel and records it under key,
+// once: a delivery processed again finds the message it posted before. A
+// crash between posting and recording leaves one extra message; Slack has
+// no idempotency key to do better.
+func (b *Bot) post(ctx context.Context, t store.SlackThread, m message) (store.SlackThread, error) {
+	prev, err := b.store.FindSlackThreadByRequest(ctx, t.FleetID, t.RequestKey)
+	if err == nil {
+		return prev, nil
+	}
+	if !app.IsCode(err, app.ENotFound) {
+		return t, err
+	}
+	channel, ts, err := b.api.PostMessageContext(ctx, t.Channel, m.options()...)
+	if err != nil {
+		return t, slackError("chat.postMessage", err)
+	}
+	t.Channel, t.TS, t.Hash = channel, ts, m.Hash
+	if _, err := b.store.CreateSlackThread(ctx, t); err != nil {
+		return t, fmt.Errorf("record Slack message: %w", err)
+	}
+	return b.store.FindSlackThreadByRequest(ctx, t.FleetID, t.RequestKey)
+}
+
+// mirror posts the status message of an operation created outside Slack
+// (on the board, from GitHub) into its mission's Slack channel, when the
+// mission names one and the fleet has a linked workspace.
+func (b *Bot) mirror(ctx context.Context, fleetID, opID string) error {
+	op, err := b.store.FindOperation(ctx, fleetID, opID)
+	if app.IsCode(err, app.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if op.SlackTS != "" {
+		return nil // started from Slack: it has its message
+	}
+	m, err := b.store.FindMission(ctx, fleetID, op.MissionID)
+	if err != nil || m.SlackChannel == "" {
+		return nil
+	}
+	team, err := b.store.SlackTeamOfFleet(ctx, fleetID)
+	if app.IsCode(err, app.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := b.view(ctx, fleetID, op.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	msg, err := b.tmpl.render("status_message", v)
+	if err != nil {
+		return bot.Permanent(err)
+	}
+	t, err := b.post(ctx, store.SlackThread{FleetID: fleetID, TeamID: team, RequestKey: "mirror:" + op.ID,
+		Channel: m.SlackChannel, OperationID: &op.ID}, msg)
+	if err != nil {
+		if code := slackErrorCode(err); code == "not_in_channel" || code == "channel_not_found" {
+			b.log.Warn("slack: cannot post to the mission's channel; invite the bot there", "mission", m.Key, "channel", m.SlackChannel, "err", err)
+			return nil
+		}
+		return err
+	}
+	_, err = b.store.UpdateOperation(ctx, fleetID, op.ID, store.OperationPatch{SlackChannel: &t.Channel, SlackTS: &t.TS})
+	return err
+}
