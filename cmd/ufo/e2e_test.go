@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -227,4 +228,63 @@ func TestRoverLosesLease(t *testing.T) {
 			first = second
 		}
 	}
+}
+
+// TestCancelKillsPilotTree: cancelling a run through the API reaches the
+// rover, which kills the pilot's whole process tree and reports canceled.
+func TestCancelKillsPilotTree(t *testing.T) {
+	t.Parallel()
+	p := startServer(t, t.TempDir(), freeAddr(t))
+	defer p.stop(t)
+	a := signUp(t, p.base)
+	marker := fmt.Sprintf("3%d.%d", os.Getpid()%1000, time.Now().UnixNano()%100000)
+	var mission, pilot struct{ ID string }
+	a.call("POST", "/api/missions", map[string]string{"name": "Cancel", "key": "CN"}, 201, &mission)
+	a.call("POST", "/api/pilots", map[string]any{"name": "tree", "kind": "exec",
+		"settings": map[string]string{"command": "sleep " + marker + " & (sleep " + marker + " &) ; sleep " + marker + "; wait"}}, 201, &pilot)
+	startRover(t, a, "canceller")
+	a.call("POST", "/api/operations", map[string]string{"title": "hang", "mission_id": mission.ID,
+		"assignee_type": "pilot", "assignee_id": pilot.ID}, 201, nil)
+	r := waitRun(t, a, "CN-1", func(r run) bool { return r.Status == "running" }, 20*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sleepers(t, marker)) < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(sleepers(t, marker)); n != 3 {
+		t.Fatalf("%d sleep processes started, want 3", n)
+	}
+	a.call("POST", "/api/runs/"+r.ID+"/cancel", nil, 200, nil)
+	waitRun(t, a, "CN-1", func(r run) bool { return r.Status == "canceled" }, 30*time.Second)
+	deadline = time.Now().Add(10 * time.Second)
+	for len(sleepers(t, marker)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := sleepers(t, marker); len(left) > 0 {
+		t.Fatalf("pilot processes survived the cancel: %v", left)
+	}
+}
+
+// sleepers lists live (not zombie) processes running `sleep marker`.
+func sleepers(t *testing.T, marker string) []string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc on this system")
+	}
+	var pids []string
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || string(cmdline) != "sleep\x00"+marker+"\x00" {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+			continue // a zombie: dead, waiting for a reaper
+		}
+		pids = append(pids, d.Name())
+	}
+	return pids
 }
