@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -128,7 +129,14 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 		}
 		if c != nil {
 			s.metrics.claims.Inc()
-			writeJSON(w, http.StatusOK, s.claimAnswer(c))
+			ans, err := s.claimAnswer(r.Context(), c)
+			if err != nil {
+				// The run stays claimed; its lease runs out and the sweeper
+				// requeues it, so a passing failure costs one lease.
+				writeError(w, s.log, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, ans)
 			return
 		}
 		select {
@@ -142,7 +150,7 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) claimAnswer(c *store.Claimed) wire.Claim {
+func (s *Server) claimAnswer(ctx context.Context, c *store.Claimed) (wire.Claim, error) {
 	var set wire.PilotSettings
 	_ = json.Unmarshal(c.Pilot.Settings, &set) // validated when saved
 	out := wire.Claim{
@@ -157,8 +165,15 @@ func (s *Server) claimAnswer(c *store.Claimed) wire.Claim {
 			CloneURL: c.Mission.Repository, BaseBranch: c.Mission.BaseBranch,
 			AuthorName: "UFO", AuthorEmail: "ufo@users.noreply.localhost",
 		}
+		if s.cfg.RepoCredential != nil {
+			user, pass, err := s.cfg.RepoCredential(ctx, c.Mission)
+			if err != nil {
+				return out, fmt.Errorf("credential for %s: %w", c.Mission.Repository, err)
+			}
+			out.Repository.Username, out.Repository.Password = user, pass
+		}
 	}
-	return out
+	return out, nil
 }
 
 func (s *Server) runCall(w http.ResponseWriter, r *http.Request, do func(rv store.RoverIdentity, runID string, in wire.RunCall) (wire.RunAck, error)) {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/store"
 	"github.com/ufo-run/ufo/templates"
 )
@@ -28,6 +29,11 @@ type Config struct {
 	OnFleetCreated func(ctx context.Context, fleetID string)
 	// Mounters add the GitHub and Slack adapters' routes.
 	Mounters []Mounter
+	// RepoCredential, when set, gives the rover that claimed a run of a
+	// mission with a repository a short-lived credential for that one
+	// repository (the GitHub App mints an installation token). Empty
+	// strings mean none.
+	RepoCredential func(ctx context.Context, m app.Mission) (user, password string, err error)
 	// Templates holds the board's pages and static files (default
 	// templates.FS).
 	Templates fs.FS

@@ -1,0 +1,528 @@
+package github_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/bot"
+	"github.com/ufo-run/ufo/bot/github"
+	"github.com/ufo-run/ufo/rover/gitwork"
+	"github.com/ufo-run/ufo/rover/wire"
+	"github.com/ufo-run/ufo/store"
+	"github.com/ufo-run/ufo/store/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Setup(func(ctx context.Context, url string) error { return store.Migrate(ctx, url, nil) })
+	pgtest.Main(m)
+}
+
+// The installation and repository the recorded payloads name.
+const (
+	installID = 957387
+	repoID    = 186853002
+	repoName  = "Codertocat/Hello-World"
+	owner     = "Codertocat" // admin of the repository, sender of the payloads
+	secret    = "It's a Secret to Everybody"
+	publicURL = "http://ufo.test"
+)
+
+// testLogger sends logs to t.Log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// env is a UFO server with the GitHub App mounted, on its own database,
+// talking to its own fake GitHub, with a signed-in fleet admin, an exec
+// pilot "sh", and the fake's installation linked to the fleet.
+type env struct {
+	t      testing.TB
+	url    string
+	st     *store.Store
+	gh     *fakeGitHub
+	app    *github.App
+	srv    *httptest.Server
+	admin  *client
+	fleet  string
+	pilot  string
+	log    *slog.Logger
+	stopW  func()
+	nextID atomic.Int64
+}
+
+type envOptions struct {
+	files    map[string]string // files of the repository
+	noWorker bool
+	noLink   bool
+}
+
+func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
+	t.Helper()
+	var o envOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &env{t: t, url: pgtest.NewDB(t), gh: newFakeGitHub(t), log: testLogger(t), stopW: func() {}}
+	var err error
+	if e.st, err = store.Open(ctx, e.url, e.log); err != nil {
+		t.Fatal(err)
+	}
+	hub := web.NewHub(e.url, e.st, e.log)
+	go hub.Run(ctx)
+	<-hub.Ready()
+	e.gh.AddInstallation(installID, owner, "User")
+	e.gh.AddRepo(installID, repoID, repoName, "master", o.files)
+	e.gh.SetPermission(repoName, owner, "admin")
+	e.gh.AddIssue(repoName, 1, "Spelling error in the README file", "It looks like you accidentally spelled 'commit' with two 't's.", owner)
+	e.app = e.newApp()
+	ws, err := web.New(e.st, hub, web.Config{PublicURL: publicURL, Lease: 30 * time.Second, LongPoll: 2 * time.Second,
+		Mounters: []web.Mounter{e.app}, RepoCredential: e.app.RepoCredential}, e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(ws.Handler())
+	t.Cleanup(func() {
+		e.stopW()
+		e.srv.CloseClientConnections()
+		e.srv.Close()
+		cancel()
+		e.st.Close()
+	})
+	if !o.noWorker {
+		e.startWorker(e.app)
+	}
+	e.admin = e.client()
+	var out struct {
+		Fleet struct{ ID string } `json:"fleet"`
+	}
+	e.admin.call("POST", "/api/auth/signup", map[string]string{"email": "admin@example.com", "password": "P@ssw0rd", "name": "Admin"}, 201, &out)
+	e.fleet = out.Fleet.ID
+	var p struct{ ID string }
+	e.admin.call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
+	e.pilot = p.ID
+	if !o.noLink {
+		e.admin.call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
+	}
+	return e
+}
+
+// newApp makes a GitHub App on the env's store, as a server process would.
+func (e *env) newApp() *github.App {
+	a, err := github.New(github.Config{AppID: e.gh.AppID, PrivateKey: e.gh.PrivateKeyPEM(), WebhookSecret: secret,
+		APIURL: e.gh.API.URL, Slug: e.gh.Slug, PublicURL: publicURL}, e.st, e.log)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// startWorker runs a worker with the App's delivery handler and notifier,
+// until the test ends or stopW is called.
+func (e *env) startWorker(a *github.App) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := bot.NewWorker(e.st, e.log)
+	w.Poll = 20 * time.Millisecond
+	a.Register(w)
+	w.Handle(bot.KindNotify, bot.NotifyHandler(a))
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	e.stopW = func() { cancel(); <-done }
+}
+
+// client is a browser-like client with its own cookie jar.
+type client struct {
+	t     testing.TB
+	base  string
+	http  *http.Client
+	token string // rover bearer token, when set
+}
+
+func (e *env) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: e.t, base: e.srv.URL, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request; body may be nil, a string (sent raw) or a value
+// (sent as JSON).
+func (c *client) do(method, path string, body any) (int, []byte, http.Header) {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, resp.Header
+}
+
+// call sends a request, requires the status and decodes the answer into
+// out (when not nil).
+func (c *client) call(method, path string, body any, want int, out any) {
+	c.t.Helper()
+	status, b, _ := c.do(method, path, body)
+	if status != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+// sign is GitHub's X-Hub-Signature-256 of body.
+func sign(body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// body makes a payload's JSON as the fake's GitHub would send it: the
+// installation is the fake's, and github.com and api.github.com URLs point
+// at the fake.
+func (e *env) body(p payload) []byte {
+	e.t.Helper()
+	if p.get("installation") != nil || p.get("repository") != nil {
+		p["installation"] = map[string]any{"id": installID, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uOTU3Mzg3"}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "https://api.github.com/", e.gh.API.URL+"/")
+	s = strings.ReplaceAll(s, "https://github.com/", e.gh.Web.URL+"/")
+	return []byte(s)
+}
+
+// post sends a webhook delivery as GitHub does and returns the status.
+func (e *env) post(event, id string, body []byte, signature string) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", e.srv.URL+"/github/webhook", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitHub-Hookshot/044aadd")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", id)
+	req.Header.Set("X-GitHub-Hook-ID", "292430182")
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// deliver signs and posts a payload with a fresh delivery id, requires 202
+// and waits until the delivery is processed. It returns the id.
+func (e *env) deliver(event string, p payload) string {
+	e.t.Helper()
+	id := fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", e.nextID.Add(1))
+	body := e.body(p)
+	if status, out := e.post(event, id, body, sign(body)); status != http.StatusAccepted {
+		e.t.Fatalf("deliver %s: status %d: %s", event, status, out)
+	}
+	e.waitJob(github.KindDelivery, id)
+	return id
+}
+
+// waitJob waits until a job is done; a failed one fails the test.
+func (e *env) waitJob(kind, key string) {
+	e.t.Helper()
+	eventually(e.t, 15*time.Second, func() error {
+		j, err := e.st.FindJob(context.Background(), kind, key)
+		if err != nil {
+			return err
+		}
+		if j.Status == "failed" {
+			e.t.Fatalf("job %s/%s failed: %s", kind, key, j.LastError)
+		}
+		if j.Status != "done" {
+			return fmt.Errorf("job %s/%s is %s after %d attempts (last error %q)", kind, key, j.Status, j.Attempts, j.LastError)
+		}
+		return nil
+	})
+}
+
+// settle waits until no job is pending, and fails on any failed job.
+func (e *env) settle() {
+	e.t.Helper()
+	eventually(e.t, 15*time.Second, func() error {
+		var pending int
+		var failed []string
+		rows, err := e.st.Pool().Query(context.Background(), `SELECT status, kind, key, last_error FROM jobs WHERE status <> 'done'`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var status, kind, key, last string
+			if err := rows.Scan(&status, &kind, &key, &last); err != nil {
+				return err
+			}
+			if status == "failed" {
+				failed = append(failed, kind+"/"+key+": "+last)
+			} else {
+				pending++
+			}
+		}
+		if len(failed) > 0 {
+			e.t.Fatalf("failed jobs: %v", failed)
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d jobs pending", pending)
+		}
+		return nil
+	})
+}
+
+// eventually retries check until it returns nil or the time is up.
+func eventually(t testing.TB, d time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// operationJSON is an operation as the API shows it.
+type operationJSON struct {
+	ID       string  `json:"id"`
+	Code     string  `json:"code"`
+	Title    string  `json:"title"`
+	Body     string  `json:"body"`
+	Status   string  `json:"status"`
+	IssueURL string  `json:"issue_url"`
+	PRURL    string  `json:"pr_url"`
+	Branch   string  `json:"branch"`
+	Assignee *string `json:"assignee_id"`
+}
+
+func (e *env) operations() []operationJSON {
+	e.t.Helper()
+	var ops []operationJSON
+	e.admin.call("GET", "/api/operations?fleet="+e.fleet, nil, 200, &ops)
+	return ops
+}
+
+type runJSON struct {
+	ID             string `json:"id"`
+	Status         string `json:"status"`
+	PilotID        string `json:"pilot_id"`
+	FollowUp       bool   `json:"follow_up"`
+	FailureMessage string `json:"failure_message"`
+	Artifact       *struct {
+		Branch string `json:"branch"`
+		PRURL  string `json:"pr_url"`
+	} `json:"artifact"`
+}
+
+func (e *env) runs(opID string) []runJSON {
+	e.t.Helper()
+	var runs []runJSON
+	e.admin.call("GET", "/api/runs?fleet="+e.fleet+"&operation_id="+opID, nil, 200, &runs)
+	return runs
+}
+
+// rover drives the rover protocol over HTTP, with real git work through
+// rover/gitwork.
+type rover struct {
+	e  *env
+	c  *client
+	gw *gitwork.Manager
+}
+
+func (e *env) enrollRover(name string, tags ...string) *rover {
+	e.t.Helper()
+	if tags == nil {
+		tags = []string{}
+	}
+	var code struct{ Code string }
+	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": name, "tags": tags}, 201, &code)
+	r := &rover{e: e, c: e.client()}
+	var out wire.EnrollResponse
+	r.c.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: name,
+		Profile: wire.Profile{OS: "linux", Hostname: name, Pilots: []wire.CLI{{Kind: "exec"}}}}, 201, &out)
+	r.c.token = out.Token
+	env := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	r.gw = gitwork.New(filepath.Join(e.t.TempDir(), "rover"), env)
+	return r
+}
+
+// tryClaim asks for a run once, waiting up to wait.
+func (r *rover) tryClaim(wait string) (wire.Claim, bool) {
+	r.e.t.Helper()
+	status, b, _ := r.c.do("POST", "/api/rover/claim?wait="+wait, "{}")
+	if status == http.StatusNoContent {
+		return wire.Claim{}, false
+	}
+	if status != http.StatusOK {
+		r.e.t.Fatalf("claim: %d %s", status, b)
+	}
+	var cl wire.Claim
+	if err := json.Unmarshal(b, &cl); err != nil {
+		r.e.t.Fatal(err)
+	}
+	return cl, true
+}
+
+// claim waits for a run.
+func (r *rover) claim() wire.Claim {
+	r.e.t.Helper()
+	for range 10 {
+		if cl, ok := r.tryClaim("2"); ok {
+			return cl
+		}
+	}
+	r.e.t.Fatal("no run to claim")
+	return wire.Claim{}
+}
+
+func (r *rover) start(cl wire.Claim) {
+	r.e.t.Helper()
+	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+}
+
+// succeed does the pilot's work: clones with the claim's credential,
+// writes files, commits, pushes the branch, and reports success.
+func (r *rover) succeed(cl wire.Claim, files map[string]string, final string) wire.Artifact {
+	r.e.t.Helper()
+	ctx := context.Background()
+	w, err := r.gw.Prepare(ctx, gitwork.Job{OperationID: cl.Operation.ID, Branch: cl.Branch, Repository: cl.Repository})
+	if err != nil {
+		r.e.t.Fatalf("prepare the work dir: %v", err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(w.Dir, name), []byte(text), 0o644); err != nil {
+			r.e.t.Fatal(err)
+		}
+	}
+	art, err := w.Finish(ctx, cl.Operation.Code+": "+cl.Operation.Title, true)
+	if err != nil {
+		r.e.t.Fatalf("commit and push: %v", err)
+	}
+	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{
+		{Seq: 1, Type: wire.EventText, Data: json.RawMessage(`{"text":"working"}`), At: time.Now()},
+	}}, 200, nil)
+	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded,
+		FinalMessage: final, SessionID: "session-1", Usage: &wire.Usage{InputTokens: 1200, OutputTokens: 300, CostUSD: 0.0421},
+		Artifact: &art}, 200, nil)
+	return art
+}
+
+// fail reports a failed run.
+func (r *rover) fail(cl wire.Claim, reason, message string) {
+	r.e.t.Helper()
+	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunFailed,
+		FailureReason: reason, FailureMessage: message}, 200, nil)
+}
+
+// statusComment returns the one status comment on an issue, failing when
+// there is not exactly one.
+func (e *env) statusComment(issue int) fakeComment {
+	e.t.Helper()
+	var found []fakeComment
+	for _, c := range e.gh.Comments(repoName, issue, e.gh.BotLogin()) {
+		if strings.Contains(c.Body, "<!-- ufo:status ") {
+			found = append(found, c)
+		}
+	}
+	if len(found) != 1 {
+		e.t.Fatalf("issue #%d has %d status comments, want 1: %+v", issue, len(found), found)
+	}
+	return found[0]
+}
+
+// waitStatus waits until the issue's status comment contains want.
+func (e *env) waitStatus(issue int, want string) fakeComment {
+	e.t.Helper()
+	var c fakeComment
+	eventually(e.t, 15*time.Second, func() error {
+		var found []fakeComment
+		for _, x := range e.gh.Comments(repoName, issue, e.gh.BotLogin()) {
+			if strings.Contains(x.Body, "<!-- ufo:status ") {
+				found = append(found, x)
+			}
+		}
+		if len(found) != 1 {
+			return fmt.Errorf("%d status comments on #%d", len(found), issue)
+		}
+		c = found[0]
+		if !strings.Contains(c.Body, want) {
+			return fmt.Errorf("status comment is %q, want it to contain %q", c.Body, want)
+		}
+		return nil
+	})
+	return c
+}
+
+// labeled is the recorded issues/labeled payload with the label and sender
+// given.
+func labeled(t testing.TB, label, sender string) payload {
+	p := example(t, "issues", "labeled")
+	p.set("label.name", label)
+	p.set("sender.login", sender)
+	return p
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

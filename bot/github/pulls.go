@@ -1,0 +1,148 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	gh "github.com/google/go-github/v92/github"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/store"
+)
+
+// prIssue returns the issue row of a pull request UFO opened, and its
+// installation's clients; gi is nil when the PR is not one of UFO's.
+func (a *App) prIssue(ctx context.Context, installationID int64, repo *gh.Repository, number int) (*store.GitHubIssue, *installation, error) {
+	fleet, err := a.linkedFleet(ctx, installationID)
+	if err != nil || fleet == "" {
+		return nil, nil, err
+	}
+	gi, err := a.store.FindGitHubIssue(ctx, fleet, repo.GetID(), number)
+	if app.IsCode(err, app.ENotFound) || (err == nil && gi.PRNumber != number) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client(installationID)
+	return &gi, c, err
+}
+
+// onPullRequest ends an operation with its pull request: merged is done,
+// closed unmerged is canceled.
+func (a *App) onPullRequest(ctx context.Context, e *gh.PullRequestEvent) error {
+	if e.GetAction() != "closed" || a.fromSelf(ctx, e.GetSender()) {
+		return nil
+	}
+	found, c, err := a.prIssue(ctx, e.GetInstallation().GetID(), e.GetRepo(), e.GetNumber())
+	if err != nil || found == nil {
+		return err
+	}
+	next := app.StatusCanceled
+	if e.GetPullRequest().GetMerged() {
+		next = app.StatusDone
+	}
+	return a.store.WithGitHubIssue(ctx, found.FleetID, found.ID, func(gi *store.GitHubIssue) error {
+		if gi.OperationID == nil {
+			return nil
+		}
+		if _, err := a.store.UpdateOperation(ctx, gi.FleetID, *gi.OperationID, store.OperationPatch{Status: &next}); err != nil {
+			return err
+		}
+		return a.sync(ctx, c, gi)
+	})
+}
+
+// onReview turns a review that asks for changes (or comments on them) into
+// a follow-up run on the same branch, whose prompt is the review's body and
+// each of its comments with file and line. A review comment arrives both
+// as its own pull_request_review_comment event and inside its review; UFO
+// acts on the review only, so each comment reaches the pilot once.
+func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error {
+	review := e.GetReview()
+	state := strings.ToLower(review.GetState())
+	if e.GetAction() != "submitted" || (state != "changes_requested" && state != "commented") || a.fromSelf(ctx, e.GetSender()) {
+		return nil
+	}
+	number := e.GetPullRequest().GetNumber()
+	found, c, err := a.prIssue(ctx, e.GetInstallation().GetID(), e.GetRepo(), number)
+	if err != nil || found == nil {
+		return err
+	}
+	owner, name := splitRepo(e.GetRepo().GetFullName())
+	ref := issueRef{installation: e.GetInstallation().GetID(), fleet: found.FleetID, repo: e.GetRepo(), number: number,
+		url: e.GetPullRequest().GetHTMLURL()}
+	reviewer := review.GetUser().GetLogin()
+	comments, err := a.reviewComments(ctx, c, owner, name, number, review.GetID())
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(review.GetBody()) == "" && len(comments) == 0 {
+		return nil // an approval-like comment review with nothing to act on
+	}
+	ok, err := a.canWrite(ctx, c, owner, name, reviewer)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return a.comment(ctx, c, ref, "denied.md", map[string]string{
+			"Login": reviewer, "Repository": e.GetRepo().GetFullName(), "What": "request changes for you"})
+	}
+	prompt := reviewPrompt(reviewer, state, review.GetBody(), comments)
+	return a.store.WithGitHubIssue(ctx, found.FleetID, found.ID, func(gi *store.GitHubIssue) error {
+		if gi.OperationID == nil {
+			return nil
+		}
+		gi.TriggeredBy = reviewer
+		if _, _, err := a.store.CreateMessage(ctx, gi.FleetID, *gi.OperationID, store.MessageInput{
+			AuthorType: "github", AuthorID: reviewer, AuthorName: "@" + reviewer, Body: prompt}); err != nil {
+			return err
+		}
+		return a.sync(ctx, c, gi)
+	})
+}
+
+// reviewComments lists the comments of one review.
+func (a *App) reviewComments(ctx context.Context, c *installation, owner, name string, number int, reviewID int64) ([]*gh.PullRequestComment, error) {
+	var all []*gh.PullRequestComment
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		list, resp, err := c.rest.PullRequests.ListReviewComments(ctx, owner, name, number, reviewID, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the comments of review %d on %s/%s#%d: %w", reviewID, owner, name, number, err)
+		}
+		all = append(all, list...)
+		if resp.NextPage == 0 {
+			return all, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// reviewPrompt is a follow-up run's prompt: the review, then each comment
+// with where it points.
+func reviewPrompt(reviewer, state, body string, comments []*gh.PullRequestComment) string {
+	var b strings.Builder
+	what := "commented on"
+	if state == "changes_requested" {
+		what = "requested changes to"
+	}
+	fmt.Fprintf(&b, "@%s %s the pull request.", reviewer, what)
+	if s := strings.TrimSpace(body); s != "" {
+		fmt.Fprintf(&b, "\n\n%s", s)
+	}
+	for _, c := range comments {
+		line := c.GetLine()
+		if line == 0 {
+			line = c.GetOriginalLine()
+		}
+		where := c.GetPath()
+		if line > 0 {
+			where = fmt.Sprintf("%s:%d", where, line)
+		}
+		fmt.Fprintf(&b, "\n\n%s\n%s", where, strings.TrimSpace(c.GetBody()))
+	}
+	b.WriteString("\n\nAddress this on the same branch.")
+	return b.String()
+}

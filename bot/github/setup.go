@@ -1,0 +1,229 @@
+package github
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	gh "github.com/google/go-github/v92/github"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/store"
+)
+
+// Link links an installation to a fleet, after checking with GitHub (as
+// the App) that it exists, and records the repositories it grants.
+func (a *App) Link(ctx context.Context, fleetID, userID string, installationID int64) (store.GitHubInstallation, error) {
+	in, err := a.installationOf(ctx, installationID)
+	if err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	var by *string
+	if userID != "" {
+		by = &userID
+	}
+	if err := a.store.LinkGitHubInstallation(ctx, fleetID, in, by); err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	c, err := a.client(installationID)
+	if err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	var repos []store.GitHubRepository
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		list, resp, err := c.rest.Apps.ListRepos(ctx, opts)
+		if err != nil {
+			return store.GitHubInstallation{}, fmt.Errorf("list the repositories of installation %d: %w", installationID, err)
+		}
+		repos = append(repos, repositories(installationID, list.Repositories)...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if err := a.store.AddGitHubRepositories(ctx, installationID, repos, nil, true); err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	all, err := a.store.GitHubInstallations(ctx, fleetID)
+	if err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	for _, i := range all {
+		if i.ID == installationID {
+			return i, nil
+		}
+	}
+	return store.GitHubInstallation{}, app.Errorf(app.ENotFound, "installation %d not found", installationID)
+}
+
+// installationOf asks GitHub, as the App, for one of its installations.
+func (a *App) installationOf(ctx context.Context, id int64) (store.GitHubInstallation, error) {
+	in, _, err := a.asApp.Apps.GetInstallation(ctx, id)
+	if status(err) == 404 {
+		return store.GitHubInstallation{}, app.Errorf(app.ENotFound, "GitHub knows no installation %d of this App", id)
+	}
+	if err != nil {
+		return store.GitHubInstallation{}, fmt.Errorf("get installation %d from GitHub: %w", id, err)
+	}
+	return store.GitHubInstallation{ID: in.GetID(), AccountLogin: in.GetAccount().GetLogin(), AccountType: in.GetAccount().GetType(),
+		Suspended: in.SuspendedAt != nil}, nil
+}
+
+// RepoCredential mints, as the App, an installation token for the one
+// repository a mission maps to, with contents write and nothing else. It
+// is handed to the rover that claimed a run and never stored. A mission
+// with no GitHub repository gets no credential.
+func (a *App) RepoCredential(ctx context.Context, m app.Mission) (user, password string, err error) {
+	repo, err := a.store.FindGitHubRepositoryByMission(ctx, m.FleetID, m.ID)
+	if app.IsCode(err, app.ENotFound) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	tok, _, err := a.asApp.Apps.CreateInstallationToken(ctx, repo.InstallationID, &gh.InstallationTokenOptions{
+		RepositoryIDs: []int64{repo.ID},
+		Permissions:   &gh.InstallationPermissions{Contents: gh.Ptr("write")},
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("mint a token for %s: %w", repo.FullName, err)
+	}
+	return "x-access-token", tok.GetToken(), nil
+}
+
+type installationRequest struct {
+	InstallationID int64 `json:"installation_id"`
+}
+
+// createInstallation is POST /api/github/installations?fleet=…: link an
+// installation to the fleet from a script.
+func (a *App) createInstallation(w http.ResponseWriter, r *http.Request) {
+	var in installationRequest
+	if err := a.auth.Decode(w, r, &in); err != nil {
+		a.auth.WriteError(w, err)
+		return
+	}
+	if in.InstallationID <= 0 {
+		a.auth.WriteError(w, app.Errorf(app.EInvalid, "installation_id must be a positive number"))
+		return
+	}
+	out, err := a.Link(r.Context(), a.auth.Fleet(r.Context()), a.auth.User(r.Context()).ID, in.InstallationID)
+	if err != nil {
+		a.auth.WriteError(w, err)
+		return
+	}
+	a.auth.WriteJSON(w, http.StatusCreated, out)
+}
+
+// listInstallations is GET /api/github/installations?fleet=….
+func (a *App) listInstallations(w http.ResponseWriter, r *http.Request) {
+	out, err := a.store.GitHubInstallations(r.Context(), a.auth.Fleet(r.Context()))
+	if err != nil {
+		a.auth.WriteError(w, err)
+		return
+	}
+	a.auth.WriteJSON(w, http.StatusOK, out)
+}
+
+type setupData struct {
+	Title          string
+	InstallationID int64
+	Account        string
+	AccountType    string
+	Fleets         []app.Fleet
+	FleetID        string
+	FleetName      string
+	Repositories   []string
+	Message        string
+}
+
+// setupPage is where GitHub sends the person who installed the App
+// (GET /github/setup?installation_id=N&setup_action=install). It changes
+// nothing: it shows the installation and asks which fleet it joins, so a
+// link sent by someone else cannot attach their installation to your fleet
+// behind your back.
+func (a *App) setupPage(w http.ResponseWriter, r *http.Request) {
+	if a.auth.User(r.Context()).ID == "" {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	id, err := strconv.ParseInt(r.URL.Query().Get("installation_id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The link has no valid installation_id: start from the App's install page on GitHub."})
+		return
+	}
+	in, err := a.installationOf(r.Context(), id)
+	if err != nil {
+		a.pageError(w, err)
+		return
+	}
+	fleets, err := a.store.FleetsForUser(r.Context(), a.auth.User(r.Context()).ID)
+	if err != nil {
+		a.pageError(w, err)
+		return
+	}
+	admin := fleets[:0]
+	for _, f := range fleets {
+		if app.RoleAtLeast(f.Role, app.RoleAdmin) {
+			admin = append(admin, f)
+		}
+	}
+	a.page(w, http.StatusOK, "confirm", setupData{Title: "Link the GitHub App", InstallationID: id,
+		Account: in.AccountLogin, AccountType: in.AccountType, Fleets: admin})
+}
+
+// setupLink is the confirmation form's POST /github/setup?fleet=….
+func (a *App) setupLink(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PostFormValue("installation_id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The form has no valid installation_id."})
+		return
+	}
+	fleet := a.auth.Fleet(r.Context())
+	in, err := a.Link(r.Context(), fleet, a.auth.User(r.Context()).ID, id)
+	if err != nil {
+		a.pageError(w, err)
+		return
+	}
+	name := fleet
+	if fleets, err := a.store.FleetsForUser(r.Context(), a.auth.User(r.Context()).ID); err == nil {
+		for _, f := range fleets {
+			if f.ID == fleet {
+				name = f.Name
+			}
+		}
+	}
+	a.page(w, http.StatusOK, "linked", setupData{Title: "GitHub App linked", InstallationID: id, Account: in.AccountLogin,
+		FleetID: fleet, FleetName: name, Repositories: in.Repositories})
+}
+
+func (a *App) pageError(w http.ResponseWriter, err error) {
+	code := app.ErrorCode(err)
+	st := map[string]int{app.ENotFound: 404, app.EConflict: 409, app.EInvalid: 400, app.EForbidden: 403}[code]
+	if st == 0 {
+		a.log.Error("github: setup page", "err", err)
+		st = http.StatusBadGateway
+	}
+	a.page(w, st, "problem", setupData{Title: "Could not link the installation", Message: app.ErrorMessage(err)})
+}
+
+// page renders one of setup.html's pages into a buffer, then writes it.
+func (a *App) page(w http.ResponseWriter, status int, name string, data setupData) {
+	var b bytes.Buffer
+	if err := a.tmpl.html.ExecuteTemplate(&b, name, data); err != nil {
+		a.log.Error("github: render setup page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
