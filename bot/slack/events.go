@@ -126,14 +126,8 @@ func (b *Bot) mention(ctx context.Context, fleetID, teamID, key string, e *slack
 			return nil
 		}
 	}
-	text := plainText(withoutMention(e.Text, b.botUserID(ctx)))
-	first, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
-	line := "new " + first
-	if rest = strings.TrimSpace(rest); rest != "" {
-		line += "\n\n" + rest
-	}
-	cmd, err := command.Parse(line)
-	if err != nil || cmd.Name != command.New {
+	cmd, err := mentionCommand(e.Text, b.botUserID(ctx))
+	if err != nil {
 		return b.whisper(ctx, e.Channel, e.User, "Mention me with what to do, e.g. `@UFO fix the flaky login test --pilot cc` "+
 			"(a mission KEY first when the channel has none). Details go on the next lines.")
 	}
@@ -149,6 +143,18 @@ func (b *Bot) mention(ctx context.Context, fleetID, teamID, key string, e *slack
 		return err
 	}
 	return b.whisper(ctx, e.Channel, e.User, app.ErrorMessage(err))
+}
+
+// mentionCommand reads a mention as `/ufo new`: the first line (after the
+// mention) is the title with its options, the rest the body.
+func mentionCommand(text, botUser string) (command.Command, error) {
+	text = plainText(withoutMention(text, botUser))
+	first, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	line := "new " + first
+	if rest = strings.TrimSpace(rest); rest != "" {
+		line += "\n\n" + rest
+	}
+	return command.Parse(line)
 }
 
 // whisper tells one person something in a channel (chat.postEphemeral),

@@ -112,6 +112,28 @@ func newEnv(t *testing.T, tweak ...func(*slack.Config)) *env {
 	return e
 }
 
+// rival is another fleet on the same server and database, with a mission
+// MSJ of its own and an operation MSJ-1 in it.
+type rival struct {
+	admin              *apiClient
+	fleet, operationID string
+}
+
+func (e *env) rival() rival {
+	e.t.Helper()
+	r := rival{admin: e.client()}
+	var out struct {
+		Fleet struct{ ID string } `json:"fleet"`
+	}
+	r.admin.call("POST", "/api/auth/signup", map[string]string{"email": "eve@example.com", "password": "P@ssw0rd!", "name": "Eve"}, 201, &out)
+	r.fleet = out.Fleet.ID
+	var m, op struct{ ID string }
+	r.admin.call("POST", "/api/missions?fleet="+r.fleet, `{"name":"Theirs","key":"MSJ"}`, 201, &m)
+	r.admin.call("POST", "/api/operations?fleet="+r.fleet, `{"title":"their secret","mission_id":"`+m.ID+`"}`, 201, &op)
+	r.operationID = op.ID
+	return r
+}
+
 // create POSTs to a fleet-scoped API route as the admin and returns the id.
 func (e *env) create(path, body string) string {
 	var out struct{ ID string }
@@ -319,9 +341,19 @@ func (e *env) threadReply(user, channel, threadTS, text string) map[string]any {
 }
 
 // click presses a button of a status message, as the interactivity
-// endpoint receives it, and returns the status and the response URL name.
+// endpoint receives it (form-encoded, the JSON in one field named payload),
+// and returns the status and the response URL name.
 func (e *env) click(user string, msg slackfake.Message, actionID, value string) (int, string) {
 	e.t.Helper()
+	payload, name := e.clickPayload(user, msg, actionID, value)
+	form := url.Values{"payload": {string(payload)}}
+	status, _ := e.signed("/slack/interactivity", "application/x-www-form-urlencoded", []byte(form.Encode()), time.Now(), nil)
+	return status, name
+}
+
+// clickPayload is the block_actions payload of a click on a button of msg,
+// and the name of its response URL.
+func (e *env) clickPayload(user string, msg slackfake.Message, actionID, value string) ([]byte, string) {
 	n := e.seq.Add(1)
 	name := fmt.Sprintf("act-%d", n)
 	payload, _ := json.Marshal(map[string]any{
@@ -337,9 +369,7 @@ func (e *env) click(user string, msg slackfake.Message, actionID, value string) 
 		"actions": []map[string]any{{"action_id": actionID, "block_id": "Xb1", "text": map[string]any{"type": "plain_text", "text": actionID, "emoji": true},
 			"value": value, "type": "button", "action_ts": fmt.Sprintf("%d.%06d", time.Now().Unix(), n)}},
 	})
-	form := url.Values{"payload": {string(payload)}}
-	status, _ := e.signed("/slack/interactivity", "application/x-www-form-urlencoded", []byte(form.Encode()), time.Now(), nil)
-	return status, name
+	return payload, name
 }
 
 // operations returns the fleet's operations, newest first.
