@@ -294,5 +294,6 @@ var boardFuncs = template.FuncMap{
 		}
 		return "-" + first
 	},
-	"join": strings.Join,
+	"join":  strings.Join,
+	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 }

@@ -392,8 +392,11 @@
   });
 
   // follow listens to the change feed from the position the page was
-  // rendered at; EventSource reconnects by itself and resumes with
-  // Last-Event-ID, so no change is lost or seen twice.
+  // rendered at. EventSource reconnects by itself and resumes with
+  // Last-Event-ID, so no change is lost or seen twice. The stream closes
+  // when the page is hidden (left, or kept in the back-forward cache), so
+  // it never holds one of the browser's few connections to the server, and
+  // resumes from the last event seen when the page shows again.
   function follow() {
     const scope = document.querySelector('[data-live-kinds]');
     if (!fleet || !scope || !window.EventSource) return;
@@ -408,15 +411,26 @@
       }
       return ev.kind !== 'run.events' && prefixes.some((p) => ev.kind.startsWith(p));
     };
-    const url = '/api/events/stream?fleet=' + encodeURIComponent(fleet) +
-      '&after=' + encodeURIComponent(document.body.dataset.after || '0');
-    const source = new EventSource(url);
+    let last = document.body.dataset.after || '0';
+    let source = null;
     const on = (e) => {
+      if (e.lastEventId) last = e.lastEventId;
       let ev;
       try { ev = JSON.parse(e.data); } catch (_) { return; }
       if (matters(ev)) refresh(150);
     };
-    for (const k of kinds) source.addEventListener(k, on);
+    const open = () => {
+      source = new EventSource('/api/events/stream?fleet=' + encodeURIComponent(fleet) + '&after=' + encodeURIComponent(last));
+      for (const k of kinds) source.addEventListener(k, on);
+    };
+    window.addEventListener('pagehide', () => {
+      if (source) source.close();
+      source = null;
+    });
+    window.addEventListener('pageshow', (e) => {
+      if (e.persisted && !source) open();
+    });
+    open();
   }
 
   // ---- small touches ----

@@ -1,0 +1,419 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser drives one headless Chromium tab against a test server.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+
+	mu       sync.Mutex
+	problems []string // exceptions and console errors of the page
+}
+
+// newBrowser starts Chromium for the test. Without it the test skips, with
+// a message saying how to install it; in CI (CI set) it fails instead.
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser tests need Chromium at %s in CI (apt-get install chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("browser test skipped: %s is absent; install it with apt-get install chromium (with CI set this fails instead)", chromiumPath)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root in containers
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancelTime()
+		cancelTab()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx, base: base}
+	console := chromedp.Console(ctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				b.mu.Lock()
+				b.problems = append(b.problems, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	b.do(chromedp.EmulateViewport(1440, 900))
+	return b
+}
+
+func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + path))
+}
+
+func (b *browser) eval(js string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		b.t.Fatalf("browser: evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) text(css string) string {
+	b.t.Helper()
+	return b.eval(fmt.Sprintf(`document.querySelector(%q).textContent.trim()`, css))
+}
+
+// until waits for a JavaScript condition, across navigations, and fails
+// the test with what after 30 seconds.
+func (b *browser) until(what, js string) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!(`+js+`)`))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+			text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
+			b.t.Fatalf("browser: waited 30s for %s (at %s, last error %v); page problems: %v; the page reads:\n%s",
+				what, loc, err, b.pageProblems(), text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *browser) pageProblems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.problems...)
+}
+
+// clean fails the test when the page threw or logged an error so far.
+func (b *browser) clean() {
+	b.t.Helper()
+	if p := b.pageProblems(); len(p) > 0 {
+		b.t.Fatalf("the page reported problems: %v", p)
+	}
+}
+
+// cardIn is a condition: the card of code is in the column of status.
+func cardIn(code, status string) string {
+	return fmt.Sprintf(`document.querySelector('.column[data-status=%q] .card[data-code=%q]')`, status, code)
+}
+
+// flyRun plays the rover's part of one claimed run over the protocol: it
+// runs the pilot's command (the demo pilot's eval "$UFO_OPERATION_BODY")
+// with /bin/sh in a fresh git repository, streams its output, and reports
+// the diff git makes of what it left. between runs after the start, so the
+// test can watch the run in progress.
+func flyRun(t *testing.T, r *client, cl wire.Claim, between func()) {
+	t.Helper()
+	call := func(action string, body any) {
+		r.call("POST", "/api/rover/runs/"+cl.RunID+"/"+action, body, 200, nil)
+	}
+	call("start", wire.RunCall{ClaimToken: cl.ClaimToken})
+	dir := t.TempDir()
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "-q")
+	events := []wire.Event{{Seq: 1, Type: wire.EventStatus, Data: []byte(`{"message":"work dir ready on branch ` + cl.Branch + `"}`), At: time.Now()}}
+	call("events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events})
+	if between != nil {
+		between()
+	}
+	cmd := exec.Command("/bin/sh", "-c", cl.Pilot.Settings.Command)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "UFO_OPERATION_BODY="+cl.Operation.Body, "UFO_PROMPT="+cl.Prompt)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pilot command: %v: %s", err, out)
+	}
+	events = events[:0]
+	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" {
+			events = append(events, wire.Event{Seq: int64(2 + i), Type: wire.EventText, Data: fmt.Appendf(nil, `{"text":%q}`, line), At: time.Now()})
+		}
+	}
+	if len(events) > 0 {
+		call("events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events})
+	}
+	git("add", "-A")
+	diff := git("diff", "--cached")
+	art := &wire.Artifact{Diff: diff, Branch: cl.Branch, BaseBranch: "main"}
+	for _, line := range strings.Split(diff, "\n") {
+		switch {
+		case strings.HasPrefix(line, "diff --git "):
+			art.Files++
+		case strings.HasPrefix(line, "+") && !strings.HasPrefix(line, "+++"):
+			art.Insertions++
+		case strings.HasPrefix(line, "-") && !strings.HasPrefix(line, "---"):
+			art.Deletions++
+		}
+	}
+	call("complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded, FinalMessage: "done", Artifact: art})
+}
+
+// TestBrowserFirstMinute walks the README's first minute in Chromium: sign
+// up, create a mission, add a rover and read its enrollment command, create
+// an operation for the demo pilot shell, watch its card move to Running and
+// In Review without a reload, open it and read the diff, then move the card
+// to Done by dragging it and back and forth with the keyboard.
+func TestBrowserFirstMinute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t, e.srv.URL)
+	ctx := context.Background()
+
+	b.open("/board")
+	b.until("the sign-in page", `location.pathname === '/signin'`)
+	b.do(chromedp.Click(chromedp.CSS(`a[href^="/signup"]`)))
+	b.until("the sign-up page", `location.pathname === '/signup' && document.querySelector('input[name=email]')`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Ada"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`form button.primary`)),
+	)
+	b.until("the empty board", `location.pathname === '/board' && document.querySelector('.callout')`)
+
+	// A mission, from the board's call to create one.
+	b.do(chromedp.Click(chromedp.CSS(`.callout a.button`)))
+	b.until("the missions page", `location.pathname === '/missions' && document.querySelector('#new-mission')`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#new-mission input[name=name]`), "Hello world"),
+		chromedp.SendKeys(chromedp.CSS(`#new-mission input[name=key]`), "hel"),
+		chromedp.Click(chromedp.CSS(`#new-mission button.primary`)),
+	)
+	b.until("the mission in the list", `[...document.querySelectorAll('#missions a.code')].some(a => a.textContent === 'HEL')`)
+
+	// A rover: the page makes an enrollment code and shows the command.
+	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/rovers"]`)))
+	b.until("the rovers page", `location.pathname === '/rovers' && document.querySelector('button[data-open="#add-rover"]')`)
+	b.do(chromedp.Click(chromedp.CSS(`button[data-open="#add-rover"]`)))
+	b.until("the add-rover dialog", `document.querySelector('#add-rover').open`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#add-rover input[name=name]`), "browser-rover"),
+		chromedp.Click(chromedp.CSS(`#add-rover button.primary`)),
+	)
+	b.until("the enrollment command", `!document.getElementById('enrollment').hidden`)
+	code := b.text(`#enrollment code[data-field=code]`)
+	command := b.text(`#enrollment code[data-field=command]`)
+	if want := fmt.Sprintf("UFO_SERVER=%s UFO_ENROLLMENT_CODE=%s ufo rover start", e.cfg.PublicURL, code); !strings.HasPrefix(code, "ufoe_") || command != want {
+		t.Fatalf("enrollment command = %q, want %q", command, want)
+	}
+	r := e.client()
+	var enrolled wire.EnrollResponse
+	r.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code, Name: "browser-rover", Profile: wire.Profile{OS: "linux", Arch: "amd64", Hostname: "ci"}}, 201, &enrolled)
+	r.token = enrolled.Token
+	b.do(chromedp.Click(chromedp.CSS(`#add-rover button[data-close]`)))
+	b.until("the rover listed without a reload", `document.querySelector('#rovers').textContent.includes('browser-rover')`)
+
+	// An operation for the demo pilot, from the board's dialog.
+	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/board"]`)))
+	b.until("the board", `location.pathname === '/board' && document.querySelector('button[data-open="#new-operation"]')`)
+	b.eval(`window.sameDocument = 'yes'`)
+	b.do(chromedp.Click(chromedp.CSS(`button[data-open="#new-operation"]`)))
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#new-operation input[name=title]`), "Say hello"),
+		chromedp.SendKeys(chromedp.CSS(`#new-operation textarea[name=body]`), "echo hello > HELLO.md"),
+	)
+	shell := b.eval(`(() => {
+		const s = document.querySelector('#new-operation select[name=assignee]');
+		s.value = [...s.options].find(o => o.textContent === 'shell').value;
+		return s.value;
+	})()`)
+	if !strings.HasPrefix(shell, "pilot:") {
+		t.Fatalf("assignee value = %q", shell)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#new-operation button.primary`)))
+	b.until("the card in Queued", cardIn("HEL-1", "queued"))
+
+	// The rover runs it; the card follows without a reload.
+	status, cl := claim(r, "5")
+	if status != 200 || cl.Operation.Code != "HEL-1" || cl.Pilot.Name != "shell" {
+		t.Fatalf("claim: %d %+v", status, cl)
+	}
+	flyRun(t, r, cl, func() { b.until("the card in Running", cardIn("HEL-1", "running")) })
+	b.until("the card in In Review", cardIn("HEL-1", "in_review"))
+	if b.eval(`window.sameDocument`) != "yes" {
+		t.Fatal("the board reloaded")
+	}
+
+	// The operation's page has the run and the diff.
+	b.do(chromedp.Click(chromedp.CSS(`.card[data-code="HEL-1"] a.title`)))
+	b.until("the operation's diff", `location.pathname === '/operations/HEL-1' && document.querySelector('#op-diff .file')`)
+	if f, l := b.text(`#op-diff .fname`), b.text(`#op-diff tr.l-add td.t`); f != "HELLO.md" || l != "hello" {
+		t.Fatalf("diff shows %q with %q, want HELLO.md with hello", f, l)
+	}
+	b.until("the run in the timeline", `document.querySelector('#op-runs .runstatus').textContent === 'succeeded'`)
+
+	// Drag the card to Done.
+	b.do(chromedp.Click(chromedp.CSS(`.crumbs a`)))
+	b.until("the board", cardIn("HEL-1", "in_review"))
+	b.do(chromedp.DragAndDrop(chromedp.CSS(`.card[data-code="HEL-1"]`), chromedp.CSS(`.column[data-status="done"] .cards`)))
+	b.until("the card in Done", cardIn("HEL-1", "done"))
+	wantStatus := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			op, err := e.store.FindOperation(ctx, enrolled.FleetID, "HEL-1")
+			if err == nil && op.Status == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("HEL-1 is %q (%v), want %q", op.Status, err, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	wantStatus("done")
+
+	// And with the keyboard: ← skips Running, which rovers set.
+	b.do(chromedp.Focus(chromedp.CSS(`.card[data-code="HEL-1"]`)), chromedp.KeyEvent(kb.ArrowLeft))
+	b.until("the card back in In Review", cardIn("HEL-1", "in_review"))
+	wantStatus("in_review")
+	b.until("the move announced", `document.getElementById('announce').textContent === 'HEL-1 moved to In Review'`)
+	b.do(chromedp.KeyEvent(kb.ArrowRight)) // the card kept the focus
+	b.until("the card in Done again", cardIn("HEL-1", "done"))
+	wantStatus("done")
+	b.clean()
+}
+
+// signUp signs a new user up through the sign-up page.
+func (b *browser) signUp(name, email string) {
+	b.t.Helper()
+	b.open("/signup")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`form button.primary`)),
+	)
+	b.until("the board after signing up", `location.pathname === '/board'`)
+}
+
+// TestBrowserPages clicks through every page twice: each loads at once,
+// with no script error and no Content-Security-Policy violation. Leaving a
+// page closes its change-feed stream, so the browser never runs out of
+// connections to the server.
+func TestBrowserPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t, e.srv.URL)
+	b.signUp("Grace", "grace@example.com")
+	b.open("/missions")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#new-mission input[name=name]`), "Pages"),
+		chromedp.SendKeys(chromedp.CSS(`#new-mission input[name=key]`), "PG"),
+		chromedp.Click(chromedp.CSS(`#new-mission button.primary`)),
+	)
+	b.until("the mission", `document.querySelector('#missions a.code')`)
+	for round := range 2 {
+		for _, nav := range []string{"board", "rovers", "pilots", "crews", "missions", "members", "settings"} {
+			start := time.Now()
+			b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/` + nav + `"]`)))
+			b.until(nav, `location.pathname === '/`+nav+`' && document.readyState === 'complete' && document.querySelector('.nav a[aria-current=page]').textContent.toLowerCase() === '`+nav+`'`)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("round %d: %s took %v to load", round, nav, d)
+			}
+		}
+		b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/board"]`)))
+		b.until("the board", `location.pathname === '/board'`)
+		b.do(chromedp.Click(chromedp.CSS(`.views a[href*="view=list"]`)))
+		b.until("the list", `document.querySelector('table.ops')`)
+	}
+	// The filters submit themselves and stay in the URL.
+	b.do(chromedp.SetValue(chromedp.CSS(`.filters select[name=sort]`), "-priority"))
+	b.eval(`document.querySelector('.filters select[name=sort]').dispatchEvent(new Event('change', {bubbles: true})); ''`)
+	b.until("the sort in the URL", `new URLSearchParams(location.search).get('sort') === '-priority' && new URLSearchParams(location.search).get('view') === 'list'`)
+	b.clean()
+}
+
+// TestBrowserInvitation: an owner makes an invitation link on the members
+// page; someone new opens it, signs up from it, comes back to it, accepts,
+// and lands on the fleet's board. Signing out ends the session.
+func TestBrowserInvitation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t, e.srv.URL)
+	b.signUp("Owner", "owner@example.com")
+	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/members"]`)))
+	b.until("the members page", `location.pathname === '/members' && document.querySelector('input[name=email]')`)
+	fleet := b.eval(`document.body.dataset.fleet`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "guest@example.com"),
+		chromedp.Click(chromedp.CSS(`form[data-api="/api/invitations"] button.primary`)),
+	)
+	b.until("the invitation link", `!document.getElementById('invitation').hidden`)
+	link := b.text(`#invitation code[data-field=url]`)
+	path, ok := strings.CutPrefix(link, e.cfg.PublicURL)
+	if !ok || !strings.HasPrefix(path, "/invitations/") {
+		t.Fatalf("invitation link %q", link)
+	}
+	b.until("the invitation listed", `document.querySelector('#members').textContent.includes('guest@example.com')`)
+
+	b.do(chromedp.Click(chromedp.CSS(`.who button[data-api="/api/auth/logout"]`)))
+	b.until("the sign-in page", `location.pathname === '/signin'`)
+	b.open("/board")
+	b.until("the board asks to sign in", `location.pathname === '/signin'`)
+
+	b.open(path)
+	b.until("the invitation page", `document.querySelector('h1').textContent.startsWith('Join')`)
+	b.do(chromedp.Click(chromedp.CSS(`a.button.primary[href^="/signup"]`)))
+	b.until("the sign-up page", `location.pathname === '/signup'`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Guest"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "guest@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`form button.primary`)),
+	)
+	b.until("back on the invitation", `location.pathname === '`+path+`' && document.querySelector('form[data-api$="/accept"]')`)
+	b.do(chromedp.Click(chromedp.CSS(`form[data-api$="/accept"] button.primary`)))
+	b.until("the fleet's board", `location.pathname === '/board' && document.body.dataset.fleet === '`+fleet+`'`)
+	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/members"]`)))
+	b.until("both members listed", `document.querySelector('#members').textContent.includes('owner@example.com') && document.querySelector('#members').textContent.includes('Guest (you)')`)
+	b.clean()
+}
