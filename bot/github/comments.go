@@ -94,7 +94,8 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 		if answer, err = a.runCommand(ctx, c, gi, op, cmd, sender, body, e.GetComment().GetID(), ref); err != nil {
 			return err
 		}
-		return a.sync(ctx, c, gi)
+		a.syncAfterChange(ctx, c, gi)
+		return nil
 	})
 	if err != nil || answer == "" {
 		return err
@@ -151,6 +152,11 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 	}
 	// A message to the pilot: a follow-up run when the operation is in
 	// review or done, a fresh run when its last one failed or was canceled.
+	// The 👀 comes first: what fails after the message is stored must not
+	// make a retried delivery store it twice.
+	if _, _, err := c.rest.Reactions.CreateIssueCommentReaction(ctx, ref.owner(), ref.name(), commentID, "eyes"); err != nil && status(err) != 404 {
+		return "", fmt.Errorf("react to comment %d: %w", commentID, err)
+	}
 	_, followUp, err := a.store.CreateMessage(ctx, gi.FleetID, op.ID, store.MessageInput{
 		AuthorType: "github", AuthorID: sender, AuthorName: "@" + sender, Body: body})
 	if err != nil {
@@ -158,11 +164,8 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 	}
 	if !followUp && (op.Status == app.StatusBacklog || op.Status == app.StatusCanceled) {
 		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID); err != nil && !app.IsCode(err, app.EConflict) && !app.IsCode(err, app.EInvalid) {
-			return "", err
+			a.log.Warn("github: run again after a message", "operation", op.Code, "err", err)
 		}
-	}
-	if _, _, err := c.rest.Reactions.CreateIssueCommentReaction(ctx, ref.owner(), ref.name(), commentID, "eyes"); err != nil {
-		return "", fmt.Errorf("react to comment %d: %w", commentID, err)
 	}
 	return "", nil
 }

@@ -230,7 +230,9 @@ func sign(body []byte) string {
 // at the fake.
 func (e *env) body(p payload) []byte {
 	e.t.Helper()
-	if p.get("installation") != nil || p.get("repository") != nil {
+	if in, ok := p["installation"].(map[string]any); ok {
+		in["id"] = installID
+	} else if p.get("repository") != nil {
 		p["installation"] = map[string]any{"id": installID, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uOTU3Mzg3"}
 	}
 	b, err := json.Marshal(p)

@@ -115,6 +115,16 @@ func (a *App) sync(ctx context.Context, c *installation, gi *store.GitHubIssue) 
 	return a.writeStatus(ctx, c, gi, body)
 }
 
+// syncAfterChange syncs after a delivery changed the operation, logging a
+// failure instead of returning it: the change is stored, and the notify
+// jobs it made bring the issue up to date, so the delivery must not be
+// retried (and its change made twice) for GitHub's sake.
+func (a *App) syncAfterChange(ctx context.Context, c *installation, gi *store.GitHubIssue) {
+	if err := a.sync(ctx, c, gi); err != nil {
+		a.log.Warn("github: update the issue (the notify jobs will)", "issue", gi.URL, "err", err)
+	}
+}
+
 // view gathers what the templates show of an operation and its last run.
 func (a *App) view(ctx context.Context, gi *store.GitHubIssue, op app.Operation, run *app.Run) (statusView, error) {
 	v := statusView{Op: op, OpURL: a.operationURL(op), Issue: gi.Number, PRURL: gi.PRURL}

@@ -99,7 +99,8 @@ func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error 
 			AuthorType: "github", AuthorID: reviewer, AuthorName: "@" + reviewer, Body: prompt}); err != nil {
 			return err
 		}
-		return a.sync(ctx, c, gi)
+		a.syncAfterChange(ctx, c, gi)
+		return nil
 	})
 }
 
