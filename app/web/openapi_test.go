@@ -24,7 +24,10 @@ type node = map[string]any
 // TestOpenAPIMatchesRoutes fails for every /api route the router serves
 // that openapi.yaml leaves out, and every operation it describes that the
 // router does not serve. For the routes in both, it sends requests to check
-// what the document says of auth and of the fleet parameter.
+// what the document says of auth and of the fleet parameter. Operations
+// marked x-ufo-adapter are mounted by an adapter (bot/slack, bot/github),
+// which this package cannot import without a cycle: the adapter's own tests
+// check its routes against this document.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	doc := openAPIDoc(t)
@@ -51,7 +54,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		checkBehaviour(t, doc, router, key, op, served[key])
 	}
 	for _, key := range sortedKeys(described) {
-		if _, ok := served[key]; !ok {
+		if _, ok := served[key]; !ok && described[key].op["x-ufo-adapter"] == nil {
 			t.Errorf("openapi.yaml describes %s, which the router does not serve", key)
 		}
 	}
