@@ -33,6 +33,7 @@ type serverConfig struct {
 	LogFormat     string
 	LogLevel      string
 	Slack         slackConfig
+	GitHub        githubConfig
 }
 
 // flags binds the configuration to cmd's flags; addr is the default listen
@@ -49,6 +50,7 @@ func (c *serverConfig) flags(cmd *cobra.Command, addr string) {
 	f.StringVar(&c.LogFormat, "log-format", envOr("UFO_LOG_FORMAT", "text"), "log format: text or json (UFO_LOG_FORMAT)")
 	f.StringVar(&c.LogLevel, "log-level", envOr("UFO_LOG_LEVEL", "info"), "log level: debug, info, warn, error (UFO_LOG_LEVEL)")
 	c.Slack.flags(f)
+	c.GitHub.flags(f)
 }
 
 func newServerCmd() *cobra.Command {
@@ -153,11 +155,16 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	if err != nil {
 		return err
 	}
-	worker.Handle(bot.KindNotify, bot.NotifyHandler(slackBot.notifiers()...))
+	gh, err := startGitHub(cfg.GitHub, cfg.PublicURL, st, worker, log)
+	if err != nil {
+		return err
+	}
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(append(slackBot.notifiers(), gh.notifiers()...)...))
 	go worker.Run(ctx)
 
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,
-		LongPoll: seconds(cfg.LongPollSecs), Version: version, Mounters: slackBot.mounters()}
+		LongPoll: seconds(cfg.LongPollSecs), Version: version, Mounters: append(slackBot.mounters(), gh.mounters()...),
+		RepoCredential: gh.credential()}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -177,7 +184,7 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	log.Info("ufo server is up", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", version)
-	log.Info("GitHub is off: set UFO_GITHUB_APP_ID, UFO_GITHUB_PRIVATE_KEY and UFO_GITHUB_WEBHOOK_SECRET to connect it")
+	gh.logState(log)
 	slackBot.logState(log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

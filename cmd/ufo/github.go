@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/bot"
+	"github.com/ufo-run/ufo/bot/github"
+	"github.com/ufo-run/ufo/store"
+)
+
+func init() { extraCommands = append(extraCommands, newGitHubCmd) }
+
+// githubConfig is the GitHub App's part of the server's configuration. The
+// secrets' flags have no defaults from the environment, so --help never
+// prints them; the variables are read when the flags are empty.
+type githubConfig struct {
+	AppID          string
+	PrivateKey     string
+	PrivateKeyFile string
+	WebhookSecret  string
+	APIURL         string
+	GraphQLURL     string
+	Slug           string
+}
+
+func (c *githubConfig) flags(f *pflag.FlagSet) {
+	f.StringVar(&c.AppID, "github-app-id", os.Getenv("UFO_GITHUB_APP_ID"), "GitHub App id (UFO_GITHUB_APP_ID)")
+	f.StringVar(&c.PrivateKey, "github-private-key", "", "GitHub App private key, PEM (UFO_GITHUB_PRIVATE_KEY)")
+	f.StringVar(&c.PrivateKeyFile, "github-private-key-file", os.Getenv("UFO_GITHUB_PRIVATE_KEY_FILE"), "file holding the GitHub App private key (UFO_GITHUB_PRIVATE_KEY_FILE)")
+	f.StringVar(&c.WebhookSecret, "github-webhook-secret", "", "GitHub App webhook secret (UFO_GITHUB_WEBHOOK_SECRET)")
+	f.StringVar(&c.APIURL, "github-api-url", envOr("UFO_GITHUB_API_URL", github.DefaultAPIURL), "GitHub REST API base URL; GitHub Enterprise: https://HOST/api/v3/ (UFO_GITHUB_API_URL)")
+	f.StringVar(&c.GraphQLURL, "github-graphql-url", os.Getenv("UFO_GITHUB_GRAPHQL_URL"), "GitHub GraphQL URL (UFO_GITHUB_GRAPHQL_URL; default: the API URL + graphql)")
+	f.StringVar(&c.Slug, "github-slug", os.Getenv("UFO_GITHUB_SLUG"), "the App's slug, whose bot user is <slug>[bot] (UFO_GITHUB_SLUG; default: asked of GitHub)")
+}
+
+// resolved fills the secrets from the environment and reads the key file.
+func (c githubConfig) resolved() (githubConfig, error) {
+	if c.PrivateKey == "" {
+		c.PrivateKey = os.Getenv("UFO_GITHUB_PRIVATE_KEY")
+	}
+	if c.WebhookSecret == "" {
+		c.WebhookSecret = os.Getenv("UFO_GITHUB_WEBHOOK_SECRET")
+	}
+	if c.PrivateKey != "" && c.PrivateKeyFile != "" {
+		return c, errors.New("github: set UFO_GITHUB_PRIVATE_KEY or UFO_GITHUB_PRIVATE_KEY_FILE, not both")
+	}
+	if c.PrivateKeyFile != "" {
+		b, err := os.ReadFile(c.PrivateKeyFile)
+		if err != nil {
+			return c, fmt.Errorf("github: read the private key: %w", err)
+		}
+		c.PrivateKey = string(b)
+	}
+	// A PEM put in one line of an environment file keeps its line breaks
+	// as \n.
+	if !strings.Contains(c.PrivateKey, "\n") {
+		c.PrivateKey = strings.ReplaceAll(c.PrivateKey, `\n`, "\n")
+	}
+	return c, nil
+}
+
+// githubAdapter is the running GitHub App, or nil when GitHub is off.
+type githubAdapter struct {
+	app *github.App
+	cfg githubConfig
+}
+
+// startGitHub builds the GitHub App when it is configured and registers
+// its delivery jobs on the worker. Nothing configured means nil: GitHub is
+// off. A half-made configuration is an error that names what is missing.
+func startGitHub(c githubConfig, publicURL string, st *store.Store, w *bot.Worker, log *slog.Logger) (*githubAdapter, error) {
+	c, err := c.resolved()
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, v := range []struct{ name, value string }{
+		{"UFO_GITHUB_APP_ID", c.AppID}, {"UFO_GITHUB_PRIVATE_KEY (or _FILE)", c.PrivateKey}, {"UFO_GITHUB_WEBHOOK_SECRET", c.WebhookSecret},
+	} {
+		if v.value == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	switch len(missing) {
+	case 3:
+		return nil, nil
+	case 1, 2:
+		return nil, fmt.Errorf("github: set %s too (or none of the three to leave GitHub off)", strings.Join(missing, " and "))
+	}
+	id, err := strconv.ParseInt(c.AppID, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("github: UFO_GITHUB_APP_ID %q is not a number", c.AppID)
+	}
+	a, err := github.New(github.Config{AppID: id, PrivateKey: []byte(c.PrivateKey), WebhookSecret: c.WebhookSecret,
+		APIURL: c.APIURL, GraphQLURL: c.GraphQLURL, Slug: c.Slug, PublicURL: publicURL}, st, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Register(w)
+	return &githubAdapter{app: a, cfg: c}, nil
+}
+
+func (a *githubAdapter) notifiers() []bot.Notifier {
+	if a == nil {
+		return nil
+	}
+	return []bot.Notifier{a.app}
+}
+
+func (a *githubAdapter) mounters() []web.Mounter {
+	if a == nil {
+		return nil
+	}
+	return []web.Mounter{a.app}
+}
+
+// credential is the claim answer's repository credential hook.
+func (a *githubAdapter) credential() func(context.Context, app.Mission) (string, string, error) {
+	if a == nil {
+		return nil
+	}
+	return a.app.RepoCredential
+}
+
+// logState says at start-up whether the GitHub App is on.
+func (a *githubAdapter) logState(log *slog.Logger) {
+	if a == nil {
+		log.Info("GitHub is off: set UFO_GITHUB_APP_ID, UFO_GITHUB_PRIVATE_KEY (or UFO_GITHUB_PRIVATE_KEY_FILE) and UFO_GITHUB_WEBHOOK_SECRET to connect it")
+		return
+	}
+	slug := a.cfg.Slug
+	if slug == "" {
+		slug = "(asked of GitHub on first need)"
+	}
+	log.Info("GitHub is on", "app_id", a.cfg.AppID, "slug", slug, "api", a.cfg.APIURL, "webhook", "/github/webhook")
+}
+
+func newGitHubCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "github",
+		Short: "Set up the GitHub App",
+	}
+	var o github.ManifestOptions
+	manifest := &cobra.Command{
+		Use:   "manifest",
+		Short: "Print the GitHub App manifest (JSON) for this server, to create the App from",
+		Long: "Print the GitHub App manifest for this server: its webhook and setup URLs, and the permissions and\n" +
+			"events UFO needs. docs/github.md shows how to create the App from it in one step.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := github.Manifest(o)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f := manifest.Flags()
+	f.StringVar(&o.Name, "name", "UFO", "the App's name on GitHub (it must be unique there)")
+	f.StringVar(&o.PublicURL, "public-url", envOr("UFO_PUBLIC_URL", "http://localhost:8080"), "URL GitHub reaches this server at (UFO_PUBLIC_URL)")
+	f.StringVar(&o.RedirectURL, "redirect-url", "", "where GitHub sends the browser with the code for the new App's credentials (optional)")
+	cmd.AddCommand(manifest)
+	return cmd
+}
