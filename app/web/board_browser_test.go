@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -415,5 +416,108 @@ func TestBrowserInvitation(t *testing.T) {
 	b.until("the fleet's board", `location.pathname === '/board' && document.body.dataset.fleet === '`+fleet+`'`)
 	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/members"]`)))
 	b.until("both members listed", `document.querySelector('#members').textContent.includes('owner@example.com') && document.querySelector('#members').textContent.includes('Guest (you)')`)
+	b.clean()
+}
+
+// acceptDialogs answers every confirm() of the page with OK and returns
+// their messages so far.
+func (b *browser) acceptDialogs() func() []string {
+	var mu sync.Mutex
+	var seen []string
+	dialogs := chromedp.Events(b.ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			seen = append(seen, ev.Message)
+			mu.Unlock()
+			if _, err := chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
+				return
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// TestBrowserLiveRun keeps an operation's page open while a rover works:
+// its timeline grows event by event (text, a tool call whose input and
+// output fold open, usage and cost), the rover shows busy then online on
+// its page, and the diff, status and buttons follow, all without a reload.
+// Then a message starts a follow-up run, which Cancel stops.
+func TestBrowserLiveRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t, e.srv.URL)
+	dialogs := b.acceptDialogs()
+	b.signUp("Lin", "lin@example.com")
+	fleet := b.eval(`document.body.dataset.fleet`)
+	c := e.client()
+	c.call("POST", "/api/auth/login", `{"email":"lin@example.com","password":"correct horse battery"}`, 200, nil)
+	q := "?fleet=" + fleet
+	var m idOnly
+	c.call("POST", "/api/missions"+q, `{"name":"Live","key":"LIV"}`, 201, &m)
+	c.call("POST", "/api/operations"+q, map[string]string{"title": "Tidy the README", "body": "tidy", "mission_id": m.ID,
+		"assignee_type": "pilot", "assignee_id": "shell"}, 201, nil)
+	r, _ := e.enroll(c, fleet, wire.Profile{OS: "linux", Arch: "arm64", Hostname: "pi"})
+	status, cl := claim(r, "5")
+	if status != 200 {
+		t.Fatalf("claim: %d", status)
+	}
+	r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+
+	b.open("/rovers" + q)
+	b.until("the rover busy on LIV-1", `document.querySelector('#rovers .rstatus').textContent === 'busy' && document.querySelector('#rovers').textContent.includes('LIV-1')`)
+	b.open("/operations/LIV-1" + q)
+	b.until("the running run", `document.querySelector('#op-runs .runstatus').textContent === 'running'`)
+	b.eval(`window.sameDocument = 'yes'`)
+	seq := int64(0)
+	send := func(typ, data string) {
+		seq++
+		r.call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken,
+			Events: []wire.Event{{Seq: seq, Type: typ, Data: []byte(data), At: time.Now()}}}, 200, nil)
+	}
+	send("text", `{"text":"Reading the README first."}`)
+	b.until("the text event", `document.querySelector('#op-runs .ev-text').textContent === 'Reading the README first.'`)
+	send("tool_use", `{"id":"t1","name":"Bash","input":{"command":"wc -l README.md"}}`)
+	b.until("the tool call", `document.querySelector('#op-runs .ev-tool .tool').textContent === 'Bash'`)
+	b.do(chromedp.Click(chromedp.CSS(`#op-runs .ev-tool summary`)))
+	b.until("its input unfolded", `document.querySelector('#op-runs .ev-tool details').open && document.querySelector('#op-runs .ev-tool pre').textContent.includes('wc -l README.md')`)
+	send("tool_result", `{"tool_use_id":"t1","content":"42 README.md","is_error":false}`)
+	b.until("its output, still unfolded", `document.querySelector('#op-runs .ev-tool details').open && document.querySelector('#op-runs .ev-tool pre.output').textContent === '42 README.md'`)
+	send("usage", `{"input_tokens":5100,"output_tokens":230,"cost_usd":0.0215}`)
+	b.until("usage and cost", `document.querySelector('#op-runs .ev-usage').textContent.includes('5100 tokens in, 230 out') && document.querySelector('#op-runs .ev-usage').textContent.includes('$0.0215')`)
+	b.until("a Cancel button and no Retry", `document.querySelector('#op-side').textContent.includes('Cancel run') && !document.querySelector('#op-side').textContent.includes('Retry')`)
+
+	r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "Tidied.",
+		Artifact: &wire.Artifact{Diff: "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1,2 +1,2 @@\n # Title\n-teh end\n+the end\n",
+			Files: 1, Insertions: 1, Deletions: 1, Branch: cl.Branch}}, 200, nil)
+	b.until("the diff", `document.querySelector('#op-diff tr.l-del td.t') && document.querySelector('#op-diff tr.l-del td.t').textContent === 'teh end' && document.querySelector('#op-diff tr.l-add td.t').textContent === 'the end'`)
+	b.until("In Review, with Retry", `document.querySelector('#op-head .status').textContent === 'In Review' && document.querySelector('#op-side').textContent.includes('Retry') && !document.querySelector('#op-side').textContent.includes('Cancel run')`)
+	b.until("the final message", `document.querySelector('#op-runs .final').textContent.includes('Tidied.')`)
+	if b.eval(`window.sameDocument`) != "yes" {
+		t.Fatal("the operation's page reloaded")
+	}
+
+	// A message on an operation in review starts a follow-up run; Cancel stops it.
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#message-body`), "Please also fix the links."),
+		chromedp.Click(chromedp.CSS(`form[data-api$="/messages"] button.primary`)),
+	)
+	b.until("the message", `document.querySelector('#op-messages').textContent.includes('Please also fix the links.')`)
+	b.until("the follow-up run, queued", `document.querySelectorAll('#op-runs details.run').length === 2 && document.querySelector('#op-runs .runstatus').textContent === 'queued'`)
+	b.do(chromedp.Click(chromedp.CSS(`#op-side button[data-api$="/cancel"]`)))
+	b.until("the follow-up canceled", `document.querySelector('#op-runs .runstatus').textContent === 'canceled' && document.querySelector('#op-side').textContent.includes('Retry')`)
+	if d := dialogs(); len(d) != 1 || !strings.Contains(d[0], "Cancel") {
+		t.Fatalf("dialogs = %q, want the one confirming the cancel", d)
+	}
+
+	b.open("/rovers" + q)
+	b.until("the rover online again", `document.querySelector('#rovers .rstatus').textContent === 'online'`)
 	b.clean()
 }
