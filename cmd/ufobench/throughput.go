@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ufo-run/ufo/rover"
+	"github.com/ufo-run/ufo/rover/pilot"
+	"github.com/ufo-run/ufo/rover/wire"
+)
+
+// creators is how many clients create and assign operations at once
+// during the throughput figure, each in a mission of its own.
+const creators = 4
+
+// lifecycleSteps are the transactions a run needs at the least: create and
+// assign, claim, start, one batch of events, complete.
+const lifecycleSteps = 5
+
+// throughput pushes runs through the whole lifecycle over HTTP: create and
+// assign, claim, start, one batch of events, complete with a small diff,
+// operation to in_review. It does so twice with cfg.Rovers rovers in this
+// process: rovers that speak the protocol and nothing else (the issue's
+// no-op pilot, no subprocess: the server's figure), then rovers of package
+// rover, whose runtime prepares a git work dir for every run even with a
+// no-op pilot. The ceiling is the rate of single-row UPDATE transactions on
+// the same cluster divided by the write transactions the server spent per
+// run.
+func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
+	proto, err := b.lifecycle(ctx, "throughput", b.cfg.ThroughputRuns, b.protoRovers)
+	if err != nil {
+		return nil, err
+	}
+	full, err := b.lifecycle(ctx, "runtime", b.cfg.RuntimeRuns, func(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
+		return b.startRovers(ctx, rovers, "runtime", noopPilot, h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	txps, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	row := func(name string, l lifecycleRun, bound float64, what string) Figure {
+		note := fmt.Sprintf("%d runs in %s, %d rovers (%s); the server spent %.1f write transactions per run (xids); "+
+			"ceiling = %.0f single-row UPDATE tx/s on %d connections ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
+			"a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s",
+			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, l.writes,
+			lifecycleSteps, txps/lifecycleSteps, l.queued, l.starting, l.flying, l.waits)
+		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
+	}
+	return []Figure{
+		row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess"),
+		row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"),
+	}, nil
+}
+
+// lifecycleRun is one measured batch of runs.
+type lifecycleRun struct {
+	runs                     int
+	took                     time.Duration
+	writes                   float64 // write transactions per run
+	queued, starting, flying float64 // mean milliseconds per phase
+	waits                    string  // what busy database sessions waited on
+}
+
+func (l lifecycleRun) rate() float64 { return float64(l.runs) / l.took.Seconds() }
+
+// roverStarter starts rovers for the given tokens, reporting through h;
+// stop ends them.
+type roverStarter func(ctx context.Context, rovers []enrolled, h *hooks) (stop func(), err error)
+
+// lifecycle creates and assigns n operations from several clients at once
+// and times them until the rovers completed all n.
+func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverStarter) (lifecycleRun, error) {
+	out := lifecycleRun{runs: n}
+	tb, err := b.newFleet(ctx, what)
+	if err != nil {
+		return out, err
+	}
+	missions := []string{tb.mission}
+	for len(missions) < creators {
+		m, err := tb.newMission(ctx, b.uniq(), "")
+		if err != nil {
+			return out, err
+		}
+		missions = append(missions, m)
+	}
+	rovers, err := tb.enroll(ctx, b.cfg.Rovers)
+	if err != nil {
+		return out, err
+	}
+	var completed atomic.Int64
+	done := make(chan struct{})
+	stop, err := start(ctx, rovers, &hooks{onComplete: func() {
+		if completed.Add(1) == int64(n) {
+			close(done)
+		}
+	}})
+	if err != nil {
+		return out, err
+	}
+	defer stop()
+	if err := tb.waitOnline(ctx, len(rovers), 30*time.Second); err != nil {
+		return out, err
+	}
+	time.Sleep(500 * time.Millisecond) // every rover is in its long-poll
+	xid0, err := b.nextXID(ctx)
+	if err != nil {
+		return out, err
+	}
+	ws, err := b.sampleWaits(ctx)
+	if err != nil {
+		return out, err
+	}
+	t0 := time.Now()
+	errc := make(chan error, creators)
+	var next atomic.Int64
+	for _, m := range missions {
+		go func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					errc <- nil
+					return
+				}
+				if _, _, err := tb.assign(ctx, m, fmt.Sprintf("%s %d", what, i)); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	for range creators {
+		if err := <-errc; err != nil {
+			return out, err
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Minute):
+		return out, fmt.Errorf("%d of %d runs completed within 10 minutes", completed.Load(), n)
+	case <-ctx.Done():
+		return out, ctx.Err()
+	}
+	out.took = time.Since(t0)
+	out.waits = ws.summary()
+	xid1, err := b.nextXID(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.writes = float64(xid1-xid0) / float64(n)
+	var inReview, withDiff int
+	err = b.st.Pool().QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM operations WHERE fleet_id = $1 AND status = 'in_review'),
+		(SELECT count(*) FROM artifacts WHERE fleet_id = $1 AND files = 1)`, tb.fleet).Scan(&inReview, &withDiff)
+	if err != nil {
+		return out, err
+	}
+	if inReview != n || withDiff != n {
+		return out, fmt.Errorf("%s: after %d completions, %d operations in review and %d artifacts with a one-file diff, want %d each",
+			what, n, inReview, withDiff, n)
+	}
+	// Where a run's time went, by the server's clock.
+	err = b.st.Pool().QueryRow(ctx, `SELECT
+		avg(extract(epoch FROM claimed_at - queued_at)) * 1000,
+		avg(extract(epoch FROM started_at - claimed_at)) * 1000,
+		avg(extract(epoch FROM finished_at - started_at)) * 1000
+		FROM runs WHERE fleet_id = $1`, tb.fleet).Scan(&out.queued, &out.starting, &out.flying)
+	return out, err
+}
+
+// protoRovers start rovers that speak the protocol and nothing else: claim,
+// start, one batch of events, complete with a small diff.
+func (b *bench) protoRovers(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, rv := range rovers {
+		r := newProtoRover(b.base, rv.Token)
+		wg.Go(func() {
+			if err := r.connect(ctx); err != nil {
+				b.log.Error("protocol rover: connect", "err", err)
+				return
+			}
+			for ctx.Err() == nil {
+				if err := r.fly(ctx, h); err != nil && ctx.Err() == nil {
+					b.log.Error("protocol rover", "err", err)
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// fly claims one run (waiting for it) and takes it to its completion.
+func (r *protoRover) fly(ctx context.Context, h *hooks) error {
+	cl, _, err := r.claim(ctx, serverLongPoll)
+	if err != nil || cl == nil {
+		return err
+	}
+	if _, err := r.runCall(ctx, cl.RunID, "start", wire.RunCall{ClaimToken: cl.ClaimToken}); err != nil {
+		return err
+	}
+	var batch []wire.Event
+	noopEvents(func(typ string, data any) {
+		raw, _ := json.Marshal(data)
+		batch = append(batch, wire.Event{Seq: int64(len(batch) + 1), Type: typ, Data: raw, At: time.Now()})
+	})
+	if _, err := r.runCall(ctx, cl.RunID, "events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: batch}); err != nil {
+		return err
+	}
+	diff := fmt.Sprintf("diff --git a/ufobench.txt b/ufobench.txt\nnew file mode 100644\n--- /dev/null\n+++ b/ufobench.txt\n@@ -0,0 +1 @@\n+%s\n", cl.Operation.Code)
+	_, err = r.runCall(ctx, cl.RunID, "complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded, FinalMessage: "done",
+		Usage:    &wire.Usage{InputTokens: 10, OutputTokens: 5},
+		Artifact: &wire.Artifact{Diff: diff, Files: 1, Insertions: 1, Branch: cl.Branch, BaseBranch: "main", HeadCommit: "0123456789abcdef0123456789abcdef01234567"}})
+	if err == nil && h.onComplete != nil {
+		h.onComplete()
+	}
+	return err
+}
+
+// noopPilot is a pilot that runs in the rover's process: it writes one small
+// file, so the run has a diff, and emits a few events.
+func noopPilot(_ context.Context, spec pilot.Spec, emit pilot.Emit) pilot.Result {
+	if err := os.WriteFile(filepath.Join(spec.WorkDir, "ufobench.txt"), []byte(spec.Operation.Code+"\n"), 0o644); err != nil {
+		return pilot.Result{Failed: true, Reason: pilot.ReasonExitStatus, Message: err.Error()}
+	}
+	noopEvents(emit)
+	return pilot.Result{FinalMessage: "done", Usage: &wire.Usage{InputTokens: 10, OutputTokens: 5}}
+}
+
+// noopEvents are what the no-op pilot says: one batch's worth.
+func noopEvents(emit pilot.Emit) {
+	emit(wire.EventText, map[string]string{"text": "no-op pilot at work"})
+	emit(wire.EventToolUse, map[string]any{"id": "t1", "name": "Write", "input": map[string]string{"file_path": "ufobench.txt"}})
+	emit(wire.EventToolResult, map[string]any{"tool_use_id": "t1", "content": "ok", "is_error": false})
+	emit(wire.EventUsage, wire.Usage{InputTokens: 10, OutputTokens: 5})
+	emit(wire.EventText, map[string]string{"text": "done"})
+}
+
+// hooks observe a rover's calls as its HTTP client sees them.
+type hooks struct {
+	onClaim    func(at time.Time) // a claim answered 200
+	onComplete func()             // a completion answered 200
+}
+
+type hookTransport struct {
+	rt http.RoundTripper
+	h  *hooks
+}
+
+func (t hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	switch {
+	case req.URL.Path == "/api/rover/claim" && t.h.onClaim != nil:
+		t.h.onClaim(time.Now())
+	case strings.HasSuffix(req.URL.Path, "/complete") && t.h.onComplete != nil:
+		t.h.onComplete()
+	}
+	return resp, nil
+}
+
+// startRovers runs one rover of package rover per token in this process,
+// each with its own connections and folder; stop ends them all.
+func (b *bench) startRovers(ctx context.Context, rovers []enrolled, what string, run func(context.Context, pilot.Spec, pilot.Emit) pilot.Result, h *hooks) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	for i, rv := range rovers {
+		home := filepath.Join(b.tmp, what, fmt.Sprintf("rover-%d", i))
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			stop()
+			return nil, err
+		}
+		cfg := rover.Config{
+			Server:     b.base,
+			Home:       home,
+			Token:      rv.Token,
+			Name:       fmt.Sprintf("%s-%d", what, i),
+			Version:    "bench",
+			Logger:     b.log,
+			HTTPClient: &http.Client{Transport: hookTransport{rt: newTransport(), h: h}},
+			RunPilot:   run,
+			Detect:     func(context.Context) []wire.CLI { return []wire.CLI{{Kind: "exec"}} },
+		}
+		wg.Go(func() {
+			if err := rover.Run(ctx, cfg); err != nil && !errors.Is(err, context.Canceled) {
+				b.log.Error("rover stopped", "err", err)
+			}
+		})
+	}
+	return stop, nil
+}
+
+// nextXID is the cluster's next transaction id: the difference of two
+// readings counts the write transactions in between.
+func (b *bench) nextXID(ctx context.Context) (int64, error) {
+	var x int64
+	err := b.st.Pool().QueryRow(ctx, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").Scan(&x)
+	return x, err
+}
+
+// updateCeiling runs single-row UPDATE transactions on conns connections
+// for d (after a second of warm-up) and returns their rate.
+func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (float64, error) {
+	pcfg, err := pgxpool.ParseConfig(b.dbURL)
+	if err != nil {
+		return 0, err
+	}
+	pcfg.MaxConns, pcfg.MinConns = int32(conns), int32(conns)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE ufobench_rows (id integer PRIMARY KEY, n bigint NOT NULL DEFAULT 0)`); err != nil {
+		return 0, err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO ufobench_rows (id) SELECT generate_series(1, $1)`, conns); err != nil {
+		return 0, err
+	}
+	defer pool.Exec(context.Background(), "DROP TABLE ufobench_rows")
+	var count atomic.Int64
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, conns)
+	for id := 1; id <= conns; id++ {
+		go func() {
+			c, err := pool.Acquire(rctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Release()
+			for rctx.Err() == nil {
+				if _, err := c.Exec(rctx, "UPDATE ufobench_rows SET n = n + 1 WHERE id = $1", id); err != nil {
+					if rctx.Err() != nil {
+						err = nil
+					}
+					errc <- err
+					return
+				}
+				count.Add(1)
+			}
+			errc <- nil
+		}()
+	}
+	time.Sleep(time.Second)
+	c0, t0 := count.Load(), time.Now()
+	select {
+	case <-time.After(d):
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("an update loop stopped early")
+		}
+		return 0, err
+	}
+	rate := float64(count.Load()-c0) / time.Since(t0).Seconds()
+	cancel()
+	for range conns {
+		<-errc
+	}
+	return rate, nil
+}
