@@ -205,26 +205,33 @@ func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "members", p)
 }
 
-// connection is the state of one outside service.
-type connection struct {
+// service is an outside service as the settings page shows it.
+type service struct {
 	Name       string
 	Configured bool
-	Variables  []string // what configures it
+	Variables  []string // what sets it up on the server
 }
 
 type settingsPage struct {
 	layout
-	PublicURL   string
-	Connections []connection
+	PublicURL string
+	Services  []service
 }
 
-// settingsPage shows the fleet and the server's connections. GitHub and
-// Slack are not part of this server yet, so they show as not configured.
+// settingsPage shows the fleet, and whether this server is set up for
+// GitHub and Slack (Config.Connections; absent means not configured).
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 	p := settingsPage{layout: s.newLayout(r, "Settings", "settings"), PublicURL: strings.TrimRight(s.cfg.PublicURL, "/"),
-		Connections: []connection{
+		Services: []service{
 			{Name: "GitHub", Variables: []string{"UFO_GITHUB_APP_ID", "UFO_GITHUB_PRIVATE_KEY", "UFO_GITHUB_WEBHOOK_SECRET"}},
-			{Name: "Slack", Variables: []string{"UFO_SLACK_SIGNING_SECRET", "UFO_SLACK_BOT_TOKEN"}},
+			{Name: "Slack", Variables: []string{"UFO_SLACK_BOT_TOKEN", "UFO_SLACK_SIGNING_SECRET (or UFO_SLACK_APP_TOKEN)"}},
 		}}
+	for i := range p.Services {
+		for _, c := range s.cfg.Connections {
+			if c.Name == p.Services[i].Name {
+				p.Services[i].Configured = c.Configured
+			}
+		}
+	}
 	s.render(w, http.StatusOK, "settings", p)
 }

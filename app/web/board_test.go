@@ -432,3 +432,24 @@ func TestBoardLiveFeedPosition(t *testing.T) {
 	body := getPage(c, "/board?fleet="+fleet, 200)
 	wantContains(t, "board", body, fmt.Sprintf(`data-after="%d"`, evs[len(evs)-1].ID), `data-fleet="`+fleet+`"`)
 }
+
+// TestBoardSettingsConnections: the settings page says which services the
+// server is set up for, as cmd tells it.
+func TestBoardSettingsConnections(t *testing.T) {
+	t.Parallel()
+	off := newEnv(t)
+	c, fleet := off.signUp("off@example.com")
+	body := getPage(c, "/settings?fleet="+fleet, 200)
+	if n := strings.Count(body, "not configured"); n != 2 {
+		t.Errorf("with nothing set up: %d services not configured, want 2", n)
+	}
+	wantContains(t, "off", body, "UFO_GITHUB_APP_ID", "UFO_SLACK_BOT_TOKEN")
+
+	on := newEnv(t, func(cfg *web.Config) {
+		cfg.Connections = []web.Connection{{Name: "GitHub", Configured: true}, {Name: "Slack", Configured: true}}
+	})
+	c, fleet = on.signUp("on@example.com")
+	body = getPage(c, "/settings?fleet="+fleet, 200)
+	wantMissing(t, "on", body, "not configured", "UFO_GITHUB_APP_ID")
+	wantContains(t, "on", body, "http://ufo.test/github/setup", `data-api="/api/slack/link-codes"`)
+}

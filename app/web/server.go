@@ -37,6 +37,15 @@ type Config struct {
 	// Templates holds the board's pages and static files (default
 	// templates.FS).
 	Templates fs.FS
+	// Connections say which outside services this server is set up for,
+	// for the board's settings page.
+	Connections []Connection
+}
+
+// Connection is the state of one outside service on this server.
+type Connection struct {
+	Name       string // GitHub, Slack
+	Configured bool
 }
 
 // Server holds the HTTP layer's dependencies.

@@ -164,6 +164,7 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,
 		LongPoll: seconds(cfg.LongPollSecs), Version: version, Mounters: append(slackBot.mounters(), gh.mounters()...),
+		Connections:    []web.Connection{{Name: "GitHub", Configured: gh != nil}, {Name: "Slack", Configured: slackBot != nil}},
 		RepoCredential: gh.credential()}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
