@@ -26,7 +26,6 @@ import (
 	gh "github.com/google/go-github/v92/github"
 	"github.com/shurcooL/githubv4"
 
-	"github.com/ufo-run/ufo/app/web"
 	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/store"
 )
@@ -71,7 +70,6 @@ type App struct {
 	asApp   *gh.Client // authenticated as the App (JWT)
 	restURL string
 	gqlURL  string
-	auth    web.Auth
 	wake    func()
 
 	mu      sync.Mutex

@@ -101,7 +101,7 @@ type installationRequest struct {
 
 // createInstallation is POST /api/github/installations?fleet=…: link an
 // installation to the fleet from a script.
-func (a *App) createInstallation(w http.ResponseWriter, r *http.Request) {
+func (a *handlers) createInstallation(w http.ResponseWriter, r *http.Request) {
 	var in installationRequest
 	if err := a.auth.Decode(w, r, &in); err != nil {
 		a.auth.WriteError(w, err)
@@ -120,7 +120,7 @@ func (a *App) createInstallation(w http.ResponseWriter, r *http.Request) {
 }
 
 // listInstallations is GET /api/github/installations?fleet=….
-func (a *App) listInstallations(w http.ResponseWriter, r *http.Request) {
+func (a *handlers) listInstallations(w http.ResponseWriter, r *http.Request) {
 	out, err := a.store.GitHubInstallations(r.Context(), a.auth.Fleet(r.Context()))
 	if err != nil {
 		a.auth.WriteError(w, err)
@@ -146,7 +146,7 @@ type setupData struct {
 // nothing: it shows the installation and asks which fleet it joins, so a
 // link sent by someone else cannot attach their installation to your fleet
 // behind your back.
-func (a *App) setupPage(w http.ResponseWriter, r *http.Request) {
+func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
 	if a.auth.User(r.Context()).ID == "" {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
@@ -177,7 +177,7 @@ func (a *App) setupPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // setupLink is the confirmation form's POST /github/setup?fleet=….
-func (a *App) setupLink(w http.ResponseWriter, r *http.Request) {
+func (a *handlers) setupLink(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PostFormValue("installation_id"), 10, 64)
 	if err != nil || id <= 0 {
 		a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The form has no valid installation_id."})

@@ -30,12 +30,19 @@ type delivery struct {
 
 // Mount adds the App's routes (see web.Mounter).
 func (a *App) Mount(r chi.Router, auth web.Auth) {
-	a.auth = auth
-	r.Post("/github/webhook", a.webhook)
-	r.Get("/github/setup", a.setupPage)
-	r.With(auth.RequireFleet(app.RoleAdmin)).Post("/github/setup", a.setupLink)
-	r.With(auth.RequireFleet(app.RoleMember)).Get("/api/github/installations", a.listInstallations)
-	r.With(auth.RequireFleet(app.RoleAdmin)).Post("/api/github/installations", a.createInstallation)
+	h := &handlers{App: a, auth: auth}
+	r.Post("/github/webhook", h.webhook)
+	r.Get("/github/setup", h.setupPage)
+	r.With(auth.RequireFleet(app.RoleAdmin)).Post("/github/setup", h.setupLink)
+	r.With(auth.RequireFleet(app.RoleMember)).Get("/api/github/installations", h.listInstallations)
+	r.With(auth.RequireFleet(app.RoleAdmin)).Post("/api/github/installations", h.createInstallation)
+}
+
+// handlers are the App's HTTP handlers, with the HTTP layer's auth and
+// answers they were mounted with.
+type handlers struct {
+	*App
+	auth web.Auth
 }
 
 // ValidSignature reports, in constant time, whether header is GitHub's
@@ -57,7 +64,7 @@ func ValidSignature(secret string, body []byte, header string) bool {
 // webhook verifies a delivery, records it once as a job and answers 202 at
 // once; the worker processes it. Nothing is stored unless the signature
 // holds.
-func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
+func (a *handlers) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
 		var mbe *http.MaxBytesError
