@@ -48,7 +48,7 @@ func (b *Bot) interaction(ctx context.Context, raw []byte) error {
 	if ts == "" {
 		return errMalformed
 	}
-	_, err := b.enqueue(ctx, KindAction, "action:"+ts+":"+ic.User.ID, json.RawMessage(raw), 0)
+	_, err := b.enqueue(ctx, KindAction, "action:"+ts+":"+ic.User.ID, withoutToken(raw), 0)
 	return err
 }
 

@@ -113,9 +113,10 @@ func (b *Bot) accept(ctx context.Context, fleetID string, sc slack.SlashCommand,
 		}
 		ack = fmt.Sprintf("Starting *%s* in %s", escape(cmd.Title), m.Key)
 		if p != nil {
-			ack += " for pilot *" + escape(p.Name) + "*"
+			ack += " for pilot *" + escape(p.Name) + "*…"
+		} else {
+			ack += "… No pilot is set for " + m.Key + ", so it will wait in the backlog for `/ufo assign`."
 		}
-		ack += "…"
 	case command.Cancel, command.Retry, command.Assign:
 		if cmd.Code == "" {
 			return usage(fmt.Sprintf("usage: /ufo %s KEY-12", cmd.Name)), nil
@@ -138,6 +139,7 @@ func (b *Bot) accept(ctx context.Context, fleetID string, sc slack.SlashCommand,
 	if key == "" {
 		key = sc.ResponseURL
 	}
+	sc.Token = "" // the deprecated verification token: not needed, not kept
 	added, err := b.enqueue(ctx, KindCommand, "cmd:"+key, commandJob{Command: sc}, 0)
 	if err != nil {
 		return reply{}, err

@@ -154,6 +154,9 @@ func TestNewCommandEdges(t *testing.T) {
 		}
 	}
 	e.waitFor("the operation", func() bool { ops := e.operations(); return len(ops) == 1 && ops[0].SlackTS != "" })
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.command' AND payload::text NOT LIKE '%xyzz0WbapA4vBCDEFasx0q6G%'`); n != 1 {
+		t.Fatalf("%d command jobs without the verification token, want 1", n)
+	}
 
 	e.fake.Outside("C0SECRET")
 	r := e.slash("U0ADA", "C0SECRET", "new fix it there")
@@ -164,6 +167,7 @@ func TestNewCommandEdges(t *testing.T) {
 
 	e.create("/api/missions", `{"name":"Web","key":"WEB","slack_channel":"C0WEB"}`)
 	wantText(t, "two missions", e.slash("U0ADA", "C0DEV", "new fix it").Text, "name the mission", "MSJ", "WEB")
-	wantText(t, "the channel's mission", e.slash("U0ADA", "C0WEB", "new fix the web").Text, "Starting *fix the web* in WEB")
+	wantText(t, "the channel's mission", e.slash("U0ADA", "C0WEB", "new fix the web").Text, "Starting *fix the web* in WEB…",
+		"wait in the backlog") // WEB has no default pilot, and the fleet has two
 	e.waitFor("the WEB operation", func() bool { ops := e.operations(); return len(ops) == 2 && ops[0].Code == "WEB-1" })
 }

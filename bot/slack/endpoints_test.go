@@ -181,6 +181,9 @@ func TestRetriedEventOnce(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.event'`); n != 1 {
 		t.Fatalf("%d event jobs, want 1", n)
 	}
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind LIKE 'slack.%' AND payload::text LIKE '%xyzz0WbapA4vBCDEFasx0q6G%'`); n != 0 {
+		t.Fatal("a job keeps the verification token")
+	}
 	if op.Title != "fix the flaky test" || op.Code != "MSJ-1" {
 		t.Fatalf("operation = %s %q", op.Code, op.Title)
 	}

@@ -67,9 +67,30 @@ func (b *Bot) event(ctx context.Context, raw []byte) (challenge string, err erro
 	if !b.wants(ctx, o.TeamID, ev.InnerEvent.Data) {
 		return "", nil
 	}
-	_, err = b.enqueue(ctx, KindEvent, "event:"+o.EventID, json.RawMessage(raw), 0)
+	_, err = b.enqueue(ctx, KindEvent, "event:"+o.EventID, withoutToken(raw), 0)
 	return "", err
 }
+
+// withoutToken drops the deprecated verification token from a payload
+// before it is stored: UFO verifies signatures instead, and keeps no
+// secret it does not need.
+func withoutToken(raw []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw
+	}
+	delete(m, "token")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// replySubtypes are the message subtypes that are a person's reply: a plain
+// message, one also sent to the channel, one with a file. Edits, deletions
+// and bots' messages are not.
+var replySubtypes = map[string]bool{"": true, "thread_broadcast": true, "file_share": true}
 
 // wants tells the events worth a job: mentions by people, and people's
 // replies in a thread UFO started.
@@ -78,7 +99,7 @@ func (b *Bot) wants(ctx context.Context, teamID string, data any) bool {
 	case *slackevents.AppMentionEvent:
 		return e.BotID == "" && e.User != "" && e.Channel != ""
 	case *slackevents.MessageEvent:
-		if e.SubType != "" || e.BotID != "" || e.User == "" || e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp {
+		if !replySubtypes[e.SubType] || e.BotID != "" || e.User == "" || e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp {
 			return false
 		}
 		fleetID, _, err := b.store.SlackWorkspace(ctx, teamID)

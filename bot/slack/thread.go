@@ -76,7 +76,7 @@ func (b *Bot) refresh(ctx context.Context, fleetID, opID string) error {
 			return "", bot.Permanent(err)
 		}
 		if v.Moving {
-			if err := b.schedule(ctx, fleetID, opID, now, now.Add(b.cfg.UpdateGap)); err != nil {
+			if err := b.schedule(ctx, fleetID, opID, now, tick(now, b.cfg.UpdateGap)); err != nil {
 				return "", err
 			}
 		}
@@ -99,18 +99,27 @@ func (b *Bot) refresh(ctx context.Context, fleetID, opID string) error {
 	return err
 }
 
-// schedule records a refresh due at the first gap boundary at or after
-// due. Keys name the boundary, so the many reasons to refresh within one
-// gap (events, the throttle, progress polling) make one job; a job is only
-// ever due at its own boundary, so one already recorded for it has not run
-// yet and will see the latest state.
+// schedule records a refresh of an operation's message due at a time,
+// keyed by that time: every edit held back by the throttle asks for the
+// same time (the last edit's plus the gap), so they make one job, and
+// progress polls round to gap boundaries (see tick). A job is only ever due
+// at its key's time, which is still to come when it is asked for again, so
+// one already recorded has not run yet and will render the latest state.
 func (b *Bot) schedule(ctx context.Context, fleetID, opID string, now, due time.Time) error {
-	gap := b.cfg.UpdateGap.Milliseconds()
-	slot := (due.UnixMilli() + gap - 1) / gap
-	at := time.UnixMilli(slot * gap)
-	key := opID + "@" + strconv.FormatInt(slot, 10)
-	_, err := b.enqueue(ctx, KindRefresh, key, refreshJob{FleetID: fleetID, OperationID: opID}, at.Sub(now))
+	if t := due.Truncate(time.Millisecond); t.Before(due) {
+		due = t.Add(time.Millisecond) // never early: a job due before the gap ends would find it closed
+	}
+	key := opID + "@" + strconv.FormatInt(due.UnixMilli(), 10)
+	_, err := b.enqueue(ctx, KindRefresh, key, refreshJob{FleetID: fleetID, OperationID: opID}, due.Sub(now))
 	return err
+}
+
+// tick is when to look at a run in flight again: the first gap boundary
+// (of the Unix clock) a gap or more from now, so the refreshes of one
+// window share a job.
+func tick(now time.Time, gap time.Duration) time.Time {
+	g := gap.Milliseconds()
+	return time.UnixMilli((now.Add(gap).UnixMilli() + g - 1) / g * g)
 }
 
 // post puts a new status message in a channel and records it under key,

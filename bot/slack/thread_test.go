@@ -174,6 +174,7 @@ func TestThrottleAcrossNotifiers(t *testing.T) {
 		rv.events(cl, text(i, "step "+strings.Repeat("x", int(i))))
 		time.Sleep(150 * time.Millisecond)
 	}
+	done := time.Now()
 	rv.complete(cl, wire.Completion{Status: "succeeded", FinalMessage: "All steps done."})
 	close(stop)
 	wg.Wait()
@@ -181,6 +182,9 @@ func TestThrottleAcrossNotifiers(t *testing.T) {
 		return strings.Contains(m.Text, "succeeded") && strings.Contains(m.Blocks, "All steps done.")
 	})
 	ups := e.updates(op.SlackChannel, op.SlackTS)
+	if late := ups[len(ups)-1].At.Sub(done); late > 2*time.Second+time.Second {
+		t.Fatalf("the final state was written %s after the run ended, want at most the gap (2 s) and some slack", late)
+	}
 	checkSpacing(t, ups, 2*time.Second)
 	progress := 0
 	for _, u := range ups {
@@ -212,20 +216,30 @@ func TestReplyBeforeReviewIsConversationOnly(t *testing.T) {
 	bot := e.threadReply("U0GRACE", op.SlackChannel, op.SlackTS, "from a bot")
 	bot["bot_id"], bot["subtype"] = "B0OTHER", "bot_message"
 	e.event(eventEnvelope("Ev0R3", bot), nil)
-	e.waitFor("the reply", func() bool {
+	broadcast := e.threadReply("U0GRACE", op.SlackChannel, op.SlackTS, "and tell the channel")
+	broadcast["subtype"] = "thread_broadcast"
+	e.event(eventEnvelope("Ev0R4", broadcast), nil)
+	e.waitFor("the replies", func() bool {
 		msgs, _ := e.st.Messages(context.Background(), e.fleet, op.ID)
-		return len(msgs) == 1
+		return len(msgs) == 2
 	})
 	time.Sleep(300 * time.Millisecond)
 	msgs, _ := e.st.Messages(context.Background(), e.fleet, op.ID)
-	if len(msgs) != 1 || msgs[0].AuthorType != "slack" || msgs[0].AuthorID != "U0GRACE" || msgs[0].AuthorName != "Grace H" {
-		t.Fatalf("messages = %+v, want one by the unmapped Slack user", msgs)
+	bodies := map[string]bool{}
+	for _, m := range msgs {
+		if m.AuthorType != "slack" || m.AuthorID != "U0GRACE" || m.AuthorName != "Grace H" {
+			t.Fatalf("message %+v, want it by the unmapped Slack user", m)
+		}
+		bodies[m.Body] = true
+	}
+	if len(msgs) != 2 || !bodies["use the staging db"] || !bodies["and tell the channel"] {
+		t.Fatalf("messages = %+v", msgs)
 	}
 	if n := len(e.runs(op.ID)); n != 1 {
 		t.Fatalf("%d runs, want 1", n)
 	}
-	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.event'`); n != 1 {
-		t.Fatalf("%d event jobs, want only the reply in the operation's thread", n)
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.event'`); n != 2 {
+		t.Fatalf("%d event jobs, want only the replies in the operation's thread", n)
 	}
 }
 
