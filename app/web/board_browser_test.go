@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/wire"
 )
 
@@ -140,68 +140,31 @@ func cardIn(code, status string) string {
 	return fmt.Sprintf(`document.querySelector('.column[data-status=%q] .card[data-code=%q]')`, status, code)
 }
 
-// flyRun plays the rover's part of one claimed run over the protocol: it
-// runs the pilot's command (the demo pilot's eval "$UFO_OPERATION_BODY")
-// with /bin/sh in a fresh git repository, streams its output, and reports
-// the diff git makes of what it left. between runs after the start, so the
-// test can watch the run in progress.
-func flyRun(t *testing.T, r *client, cl wire.Claim, between func()) {
+// startRover runs a rover in this process, as ufo rover start would with
+// UFO_ENROLLMENT_CODE=code, until the test ends.
+func startRover(t *testing.T, e *env, code string) {
 	t.Helper()
-	call := func(action string, body any) {
-		r.call("POST", "/api/rover/runs/"+cl.RunID+"/"+action, body, 200, nil)
-	}
-	call("start", wire.RunCall{ClaimToken: cl.ClaimToken})
-	dir := t.TempDir()
-	git := func(args ...string) string {
-		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- rover.Run(ctx, rover.Config{Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code,
+			Name: "browser-rover", Logger: testLogger(t), RetryMax: time.Second})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("rover: %v", err)
 		}
-		return string(out)
-	}
-	git("init", "-q")
-	events := []wire.Event{{Seq: 1, Type: wire.EventStatus, Data: []byte(`{"message":"work dir ready on branch ` + cl.Branch + `"}`), At: time.Now()}}
-	call("events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events})
-	if between != nil {
-		between()
-	}
-	cmd := exec.Command("/bin/sh", "-c", cl.Pilot.Settings.Command)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "UFO_OPERATION_BODY="+cl.Operation.Body, "UFO_PROMPT="+cl.Prompt)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("pilot command: %v: %s", err, out)
-	}
-	events = events[:0]
-	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if line != "" {
-			events = append(events, wire.Event{Seq: int64(2 + i), Type: wire.EventText, Data: fmt.Appendf(nil, `{"text":%q}`, line), At: time.Now()})
-		}
-	}
-	if len(events) > 0 {
-		call("events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events})
-	}
-	git("add", "-A")
-	diff := git("diff", "--cached")
-	art := &wire.Artifact{Diff: diff, Branch: cl.Branch, BaseBranch: "main"}
-	for _, line := range strings.Split(diff, "\n") {
-		switch {
-		case strings.HasPrefix(line, "diff --git "):
-			art.Files++
-		case strings.HasPrefix(line, "+") && !strings.HasPrefix(line, "+++"):
-			art.Insertions++
-		case strings.HasPrefix(line, "-") && !strings.HasPrefix(line, "---"):
-			art.Deletions++
-		}
-	}
-	call("complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded, FinalMessage: "done", Artifact: art})
+	})
 }
 
 // TestBrowserFirstMinute walks the README's first minute in Chromium: sign
-// up, create a mission, add a rover and read its enrollment command, create
-// an operation for the demo pilot shell, watch its card move to Running and
-// In Review without a reload, open it and read the diff, then move the card
-// to Done by dragging it and back and forth with the keyboard.
+// up, create a mission, add a rover and read its enrollment command, start
+// a real rover (package rover, in process) with that code, create an
+// operation for the demo pilot shell, watch its card reach In Review
+// without a reload, open it and read the diff the rover's git made, then
+// move the card to Done by dragging it, and back and forth with the
+// keyboard.
 func TestBrowserFirstMinute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -245,10 +208,8 @@ func TestBrowserFirstMinute(t *testing.T) {
 	if want := fmt.Sprintf("UFO_SERVER=%s UFO_ENROLLMENT_CODE=%s ufo rover start", e.cfg.PublicURL, code); !strings.HasPrefix(code, "ufoe_") || command != want {
 		t.Fatalf("enrollment command = %q, want %q", command, want)
 	}
-	r := e.client()
-	var enrolled wire.EnrollResponse
-	r.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code, Name: "browser-rover", Profile: wire.Profile{OS: "linux", Arch: "amd64", Hostname: "ci"}}, 201, &enrolled)
-	r.token = enrolled.Token
+	fleet := b.eval(`document.body.dataset.fleet`)
+	startRover(t, e, code)
 	b.do(chromedp.Click(chromedp.CSS(`#add-rover button[data-close]`)))
 	b.until("the rover listed without a reload", `document.querySelector('#rovers').textContent.includes('browser-rover')`)
 
@@ -270,14 +231,8 @@ func TestBrowserFirstMinute(t *testing.T) {
 		t.Fatalf("assignee value = %q", shell)
 	}
 	b.do(chromedp.Click(chromedp.CSS(`#new-operation button.primary`)))
-	b.until("the card in Queued", cardIn("HEL-1", "queued"))
 
 	// The rover runs it; the card follows without a reload.
-	status, cl := claim(r, "5")
-	if status != 200 || cl.Operation.Code != "HEL-1" || cl.Pilot.Name != "shell" {
-		t.Fatalf("claim: %d %+v", status, cl)
-	}
-	flyRun(t, r, cl, func() { b.until("the card in Running", cardIn("HEL-1", "running")) })
 	b.until("the card in In Review", cardIn("HEL-1", "in_review"))
 	if b.eval(`window.sameDocument`) != "yes" {
 		t.Fatal("the board reloaded")
@@ -289,7 +244,7 @@ func TestBrowserFirstMinute(t *testing.T) {
 	if f, l := b.text(`#op-diff .fname`), b.text(`#op-diff tr.l-add td.t`); f != "HELLO.md" || l != "hello" {
 		t.Fatalf("diff shows %q with %q, want HELLO.md with hello", f, l)
 	}
-	b.until("the run in the timeline", `document.querySelector('#op-runs .runstatus').textContent === 'succeeded'`)
+	b.until("the run in the timeline", `document.querySelector('#op-runs .runstatus').textContent === 'succeeded' && document.querySelector('#op-runs summary').textContent.includes('on browser-rover')`)
 
 	// Drag the card to Done.
 	b.do(chromedp.Click(chromedp.CSS(`.crumbs a`)))
@@ -300,7 +255,7 @@ func TestBrowserFirstMinute(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			op, err := e.store.FindOperation(ctx, enrolled.FleetID, "HEL-1")
+			op, err := e.store.FindOperation(ctx, fleet, "HEL-1")
 			if err == nil && op.Status == want {
 				return
 			}
@@ -367,8 +322,12 @@ func TestBrowserPages(t *testing.T) {
 		b.until("the list", `document.querySelector('table.ops')`)
 	}
 	// The filters submit themselves and stay in the URL.
-	b.do(chromedp.SetValue(chromedp.CSS(`.filters select[name=sort]`), "-priority"))
-	b.eval(`document.querySelector('.filters select[name=sort]').dispatchEvent(new Event('change', {bubbles: true})); ''`)
+	b.eval(`(() => {
+		const s = document.querySelector('.filters select[name=sort]');
+		s.value = '-priority';
+		s.dispatchEvent(new Event('change', {bubbles: true}));
+		return '';
+	})()`)
 	b.until("the sort in the URL", `new URLSearchParams(location.search).get('sort') === '-priority' && new URLSearchParams(location.search).get('view') === 'list'`)
 	b.clean()
 }
