@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/bot/slack/slackfake"
+	roverrt "github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/wire"
 )
 
@@ -354,4 +356,49 @@ func TestMirrorMissionChannel(t *testing.T) {
 	if n := len(e.fake.Calls("chat.postMessage")); n != 1 {
 		t.Fatalf("%d posts, want 1", n)
 	}
+}
+
+// TestRealRover runs the issue's story with the real rover runtime (as
+// `ufo rover start --once` runs it) and an exec pilot: /ufo new, one
+// message edited until it says succeeded with the pilot's last words, a
+// reply in the thread, and the follow-up run it starts.
+func TestRealRover(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.link()
+	e.admin.call("PATCH", "/api/pilots/"+e.pilot+"?fleet="+e.fleet, map[string]any{"settings": map[string]string{
+		"command": `echo "Looking at: $UFO_PROMPT" && sleep 1 && echo "Fixed: $UFO_PROMPT"`,
+	}}, 200, nil)
+	var code struct{ Code string }
+	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": "laptop"}, 201, &code)
+	cfg := roverrt.Config{Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Wait: 5 * time.Second,
+		Detect:  func(context.Context) []wire.CLI { return []wire.CLI{{Kind: "exec"}} },
+		Environ: append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")}
+	once := func() {
+		t.Helper()
+		out, err := roverrt.Once(context.Background(), cfg)
+		if err != nil || out.Status != wire.RunSucceeded {
+			t.Fatalf("rover.Once = %+v, %v", out, err)
+		}
+	}
+
+	e.slash("U0ADA", "C0DEV", "new MSJ fix the flaky test --pilot cc")
+	e.waitFor("the operation", func() bool { ops := e.operations(); return len(ops) == 1 && ops[0].SlackTS != "" })
+	op := e.operations()[0]
+	once()
+	e.message(op.SlackChannel, op.SlackTS, "succeeded", func(m slackfake.Message) bool {
+		return strings.Contains(m.Text, "MSJ-1 fix the flaky test: succeeded (in review)") &&
+			strings.Contains(m.Blocks, "Fixed: fix the flaky test") && strings.Contains(m.Blocks, "on rover *laptop*")
+	})
+
+	e.event(eventEnvelope("Ev0REAL", e.threadReply("U0ADA", op.SlackChannel, op.SlackTS, "now the other one")), nil)
+	e.waitFor("the follow-up run", func() bool { runs := e.runs(op.ID); return len(runs) == 2 && runs[0].FollowUp })
+	once()
+	e.message(op.SlackChannel, op.SlackTS, "the follow-up succeeded", func(m slackfake.Message) bool {
+		return strings.Contains(m.Text, "succeeded") && strings.Contains(m.Blocks, "Fixed: now the other one")
+	})
+	if n := len(e.fake.Calls("chat.postMessage")); n != 1 {
+		t.Fatalf("%d messages posted, want 1", n)
+	}
+	checkSpacing(t, e.updates(op.SlackChannel, op.SlackTS), 2*time.Second)
 }

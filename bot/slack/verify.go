@@ -55,8 +55,8 @@ func Verify(h http.Header, body []byte, secret string, now time.Time) error {
 	return nil
 }
 
-// Sign returns the v0 HMAC of a request (without the "v0=" prefix and
-// undecoded), as Slack computes it.
+// Sign returns the raw v0 HMAC of a request as Slack computes it; Slack
+// sends it hex-encoded, after "v0=", in X-Slack-Signature.
 func Sign(secret, timestamp string, body []byte) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte("v0:" + timestamp + ":"))
