@@ -386,22 +386,22 @@ func (e *env) runs(opID string) []runJSON {
 	return runs
 }
 
-// rover drives the rover protocol over HTTP, with real git work through
+// fakeRover drives the rover protocol over HTTP, with real git work through
 // rover/gitwork.
-type rover struct {
+type fakeRover struct {
 	e  *env
 	c  *client
 	gw *gitwork.Manager
 }
 
-func (e *env) enrollRover(name string, tags ...string) *rover {
+func (e *env) enrollRover(name string, tags ...string) *fakeRover {
 	e.t.Helper()
 	if tags == nil {
 		tags = []string{}
 	}
 	var code struct{ Code string }
 	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": name, "tags": tags}, 201, &code)
-	r := &rover{e: e, c: e.client()}
+	r := &fakeRover{e: e, c: e.client()}
 	var out wire.EnrollResponse
 	r.c.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: name,
 		Profile: wire.Profile{OS: "linux", Hostname: name, Pilots: []wire.CLI{{Kind: "exec"}}}}, 201, &out)
@@ -412,7 +412,7 @@ func (e *env) enrollRover(name string, tags ...string) *rover {
 }
 
 // tryClaim asks for a run once, waiting up to wait.
-func (r *rover) tryClaim(wait string) (wire.Claim, bool) {
+func (r *fakeRover) tryClaim(wait string) (wire.Claim, bool) {
 	r.e.t.Helper()
 	status, b, _ := r.c.do("POST", "/api/rover/claim?wait="+wait, "{}")
 	if status == http.StatusNoContent {
@@ -429,7 +429,7 @@ func (r *rover) tryClaim(wait string) (wire.Claim, bool) {
 }
 
 // claim waits for a run.
-func (r *rover) claim() wire.Claim {
+func (r *fakeRover) claim() wire.Claim {
 	r.e.t.Helper()
 	for range 10 {
 		if cl, ok := r.tryClaim("2"); ok {
@@ -440,14 +440,14 @@ func (r *rover) claim() wire.Claim {
 	return wire.Claim{}
 }
 
-func (r *rover) start(cl wire.Claim) {
+func (r *fakeRover) start(cl wire.Claim) {
 	r.e.t.Helper()
 	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 }
 
 // succeed does the pilot's work: clones with the claim's credential,
 // writes files, commits, pushes the branch, and reports success.
-func (r *rover) succeed(cl wire.Claim, files map[string]string, final string) wire.Artifact {
+func (r *fakeRover) succeed(cl wire.Claim, files map[string]string, final string) wire.Artifact {
 	r.e.t.Helper()
 	ctx := context.Background()
 	w, err := r.gw.Prepare(ctx, gitwork.Job{OperationID: cl.Operation.ID, Branch: cl.Branch, Repository: cl.Repository})
@@ -473,7 +473,7 @@ func (r *rover) succeed(cl wire.Claim, files map[string]string, final string) wi
 }
 
 // fail reports a failed run.
-func (r *rover) fail(cl wire.Claim, reason, message string) {
+func (r *fakeRover) fail(cl wire.Claim, reason, message string) {
 	r.e.t.Helper()
 	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunFailed,
 		FailureReason: reason, FailureMessage: message}, 200, nil)
