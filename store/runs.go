@@ -74,7 +74,7 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 			return err
 		}
 		if a.Status == app.RunQueued {
-			return settleOperation(ctx, tx, fleetID, r.OperationID, app.RunCanceled)
+			return settleOperation(ctx, tx, fleetID, r.OperationID, r.ID, app.RunCanceled)
 		}
 		return nil
 	})
@@ -86,11 +86,18 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 
 // settleOperation moves an operation after its run ended: success hands it
 // to review; failure or cancel returns it to backlog unless a person already
-// closed it.
-func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runStatus string) error {
+// closed it, or another run of it is already under way (a reassignment).
+func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runID, runStatus string) error {
 	var status string
 	if err := tx.QueryRow(ctx, q("RunOperationStatus"), opID).Scan(&status); err != nil {
 		return err
+	}
+	var others int
+	if err := tx.QueryRow(ctx, q("OtherActiveRuns"), opID, runID).Scan(&others); err != nil {
+		return err
+	}
+	if others > 0 && runStatus != app.RunQueued {
+		return nil
 	}
 	next := status
 	switch {
@@ -323,7 +330,7 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 				return err
 			}
 		}
-		return settleOperation(ctx, tx, fleetID, opID, c.Status)
+		return settleOperation(ctx, tx, fleetID, opID, runID, c.Status)
 	})
 }
 
@@ -395,7 +402,7 @@ func (s *Store) SweepLeases(ctx context.Context) (int, error) {
 					}
 				}
 			}
-			if err := settleOperation(ctx, tx, e.fleetID, e.opID, status); err != nil {
+			if err := settleOperation(ctx, tx, e.fleetID, e.opID, e.id, status); err != nil {
 				return err
 			}
 			n++

@@ -316,3 +316,38 @@ func TestEventStreamResume(t *testing.T) {
 		}
 	}
 }
+
+// TestReassignWhileRunning: reassigning a running operation asks the old
+// run to stop and queues a new one; the old run's canceled report does not
+// pull the operation back to backlog.
+func TestReassignWhileRunning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet, mission, pilot := e.setup("reassign@example.com")
+	f := "?fleet=" + fleet
+	r, _ := e.enroll(c, fleet, wire.Profile{})
+	var other idOnly
+	c.call("POST", "/api/pilots"+f, `{"name":"other","kind":"exec","settings":{"command":"true"}}`, 201, &other)
+	op := e.assign(c, fleet, mission, pilot, "switch pilots")
+	_, cl := claim(r, "1")
+	r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	var got operationJSON
+	c.call("PATCH", "/api/operations/"+op.ID+f, map[string]string{"assignee_type": "pilot", "assignee_id": other.ID}, 200, &got)
+	if got.Status != "queued" {
+		t.Fatalf("after reassign: %s", got.Status)
+	}
+	var ack wire.RunAck
+	r.call("POST", "/api/rover/runs/"+cl.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
+	if !ack.Cancel {
+		t.Fatal("the old run was not asked to stop")
+	}
+	r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "canceled"}, 200, nil)
+	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	if got.Status != "queued" {
+		t.Fatalf("after the old run's cancel report: %s, want queued", got.Status)
+	}
+	_, next := claim(r, "1")
+	if next.Pilot.Name != "other" {
+		t.Fatalf("next claim = %+v, want the other pilot's run", next)
+	}
+}

@@ -105,3 +105,7 @@ LIMIT $4;
 
 -- name: RunOperationStatus
 SELECT o.status FROM operations o WHERE o.id = $1 FOR UPDATE;
+
+-- name: OtherActiveRuns
+SELECT count(*) FROM runs
+WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running');
