@@ -93,6 +93,11 @@ func TestOperationThreadLifecycle(t *testing.T) {
 	if n := len(e.fake.Calls("chat.postMessage")); n != 1 {
 		t.Fatalf("%d messages posted, want 1 (edited in place)", n)
 	}
+	// The pull request, once the GitHub App (here, the API) records it.
+	e.admin.call("PATCH", "/api/operations/"+op.ID+"?fleet="+e.fleet, `{"pr_url":"https://github.com/acme/app/pull/7"}`, 200, nil)
+	e.message(ch, ts, "the Open PR button", func(m slackfake.Message) bool {
+		return strings.Contains(m.Blocks, `"action_id":"open_pr","url":"https://github.com/acme/app/pull/7"`)
+	})
 	checkSpacing(t, e.updates(ch, ts), 2*time.Second)
 
 	// A reply in the thread: a conversation message, and a follow-up run.
