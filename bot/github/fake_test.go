@@ -135,7 +135,7 @@ var appPermissions = map[string]string{"issues": "write", "pull_requests": "writ
 func newFakeGitHub(t testing.TB) *fakeGitHub {
 	t.Helper()
 	loadFixtures(t)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := appKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +152,10 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 	t.Cleanup(func() { f.API.Close(); f.Web.Close() })
 	return f
 }
+
+// appKey is the App's private key, made once per test binary: a 2048-bit
+// key takes up to a second to generate.
+var appKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
 // PrivateKeyPEM is the App's private key, as GitHub hands it out.
 func (f *fakeGitHub) PrivateKeyPEM() []byte {

@@ -106,6 +106,27 @@ func TestOwnBotIgnored(t *testing.T) {
 	}
 }
 
+// TestAssignedToTheBot: assigning an issue to the App's bot user starts
+// it like the label, with .github/ufo.yml's pilot; assigning it to a person
+// does nothing.
+func TestAssignedToTheBot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.files = map[string]string{github.ConfigPath: "pilot: sh\n"} })
+	toPerson := example(t, "issues", "assigned")
+	toPerson.set("assignee.login", "hubot").set("sender.login", owner)
+	e.deliver("issues", toPerson)
+	if len(e.operations()) != 0 {
+		t.Fatal("assigning the issue to a person started work")
+	}
+	toBot := example(t, "issues", "assigned")
+	toBot.set("assignee.login", e.gh.BotLogin()).set("assignee.type", "Bot").set("sender.login", owner)
+	e.deliver("issues", toBot)
+	if ops := e.operations(); len(ops) != 1 || ops[0].Status != "queued" {
+		t.Fatalf("operations = %+v", ops)
+	}
+	e.waitStatus(1, "is queued for pilot `sh`")
+}
+
 // TestUnlinkedInstallation: an installation no fleet has linked says where
 // to link it, and runs nothing.
 func TestUnlinkedInstallation(t *testing.T) {

@@ -44,7 +44,8 @@ type Config struct {
 	WebhookSecret string
 	// APIURL is the REST base (GitHub Enterprise: https://HOST/api/v3/).
 	APIURL string
-	// GraphQLURL defaults to APIURL + "graphql".
+	// GraphQLURL defaults to APIURL + "graphql" (for an APIURL ending in
+	// /api/v3/, GitHub Enterprise Server's /api/graphql).
 	GraphQLURL string
 	// Slug is the App's slug; its bot user is "<slug>[bot]". Empty: asked of
 	// GitHub (GET /app) on first need.
@@ -102,6 +103,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*App, error) {
 	}
 	if cfg.GraphQLURL == "" {
 		cfg.GraphQLURL = cfg.APIURL + "graphql"
+		// GitHub Enterprise Server serves REST at /api/v3 and GraphQL at
+		// /api/graphql.
+		if host, ok := strings.CutSuffix(cfg.APIURL, "/api/v3/"); ok {
+			cfg.GraphQLURL = host + "/api/graphql"
+		}
 	}
 	if cfg.MaxRateLimitWait == 0 {
 		cfg.MaxRateLimitWait = time.Minute

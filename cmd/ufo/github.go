@@ -40,7 +40,7 @@ func (c *githubConfig) flags(f *pflag.FlagSet) {
 	f.StringVar(&c.PrivateKeyFile, "github-private-key-file", os.Getenv("UFO_GITHUB_PRIVATE_KEY_FILE"), "file holding the GitHub App private key (UFO_GITHUB_PRIVATE_KEY_FILE)")
 	f.StringVar(&c.WebhookSecret, "github-webhook-secret", "", "GitHub App webhook secret (UFO_GITHUB_WEBHOOK_SECRET)")
 	f.StringVar(&c.APIURL, "github-api-url", envOr("UFO_GITHUB_API_URL", github.DefaultAPIURL), "GitHub REST API base URL; GitHub Enterprise: https://HOST/api/v3/ (UFO_GITHUB_API_URL)")
-	f.StringVar(&c.GraphQLURL, "github-graphql-url", os.Getenv("UFO_GITHUB_GRAPHQL_URL"), "GitHub GraphQL URL (UFO_GITHUB_GRAPHQL_URL; default: the API URL + graphql)")
+	f.StringVar(&c.GraphQLURL, "github-graphql-url", os.Getenv("UFO_GITHUB_GRAPHQL_URL"), "GitHub GraphQL URL (UFO_GITHUB_GRAPHQL_URL; default: the API URL + graphql, or https://HOST/api/graphql for GitHub Enterprise Server)")
 	f.StringVar(&c.Slug, "github-slug", os.Getenv("UFO_GITHUB_SLUG"), "the App's slug, whose bot user is <slug>[bot] (UFO_GITHUB_SLUG; default: asked of GitHub)")
 }
 
