@@ -63,6 +63,9 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 		if err != nil {
 			return err
 		}
+		if err := tx.QueryRow(ctx, q("LockOperationByID"), r.OperationID).Scan(new(string)); err != nil {
+			return err
+		}
 		a, err := activeRun(ctx, tx, r.OperationID)
 		if err != nil {
 			return err
@@ -166,8 +169,28 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 	return c, err
 }
 
+// Lock order, everywhere: the operation's row, then the run's, then the
+// fleet's change-feed lock (taken by emit). Transactions that take them in
+// that order cannot deadlock on each other.
+
+// lockRunOperation locks the row of the run's operation.
+func lockRunOperation(ctx context.Context, tx pgx.Tx, runID string) error {
+	var opID string
+	if err := tx.QueryRow(ctx, q("RunOperation"), runID).Scan(&opID); err != nil {
+		return err
+	}
+	return tx.QueryRow(ctx, q("LockOperationByID"), opID).Scan(&opID)
+}
+
 // runForRover locks a run and checks the caller holds its current claim.
-func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string) (status, fleetID, opID string, cancel bool, lastSeq int64, err error) {
+// withOperation also locks the run's operation first, for calls that change
+// it.
+func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string, withOperation bool) (status, fleetID, opID string, cancel bool, lastSeq int64, err error) {
+	if withOperation {
+		if err := lockRunOperation(ctx, tx, runID); err != nil && err != pgx.ErrNoRows {
+			return "", "", "", false, 0, err
+		}
+	}
 	var hash []byte
 	err = tx.QueryRow(ctx, q("LockRunForRover"), runID, roverID).Scan(&status, &hash, &cancel, &fleetID, &opID, &lastSeq)
 	if err == pgx.ErrNoRows {
@@ -188,7 +211,7 @@ func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string) (
 func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		status, fleetID, opID, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		status, fleetID, opID, c, _, err := runForRover(ctx, tx, runID, roverID, token, true)
 		if err != nil {
 			return err
 		}
@@ -222,7 +245,7 @@ func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, leas
 func (s *Store) Heartbeat(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, _, _, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		_, _, _, c, _, err := runForRover(ctx, tx, runID, roverID, token, false)
 		if err != nil {
 			return err
 		}
@@ -248,7 +271,7 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 	var cancel bool
 	var last int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, fleetID, _, c, _, err := runForRover(ctx, tx, runID, roverID, token)
+		_, fleetID, _, c, _, err := runForRover(ctx, tx, runID, roverID, token, false)
 		if err != nil {
 			return err
 		}
@@ -293,7 +316,7 @@ type Completion struct {
 // operation's next status and the signal a person should see.
 func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, fleetID, opID, _, _, err := runForRover(ctx, tx, runID, roverID, token)
+		_, fleetID, opID, _, _, err := runForRover(ctx, tx, runID, roverID, token, true)
 		if err != nil {
 			return err
 		}
@@ -343,73 +366,97 @@ func truncate(s string, n int) string {
 
 // SweepLeases requeues runs whose lease expired, or fails them with
 // lease_lost after their last attempt, or marks them canceled when a cancel
-// was pending. SKIP LOCKED lets several replicas sweep at once without
-// double work. It returns how many runs it settled.
+// was pending. Each run is settled in a transaction of its own, locking in
+// the usual order, and SKIP LOCKED lets several replicas sweep at once
+// without double work. It returns how many runs it settled.
 func (s *Store) SweepLeases(ctx context.Context) (int, error) {
+	rows, err := s.pool.Query(ctx, q("ExpiredRuns"))
+	if err != nil {
+		return 0, translate(err)
+	}
+	type candidate struct{ id, opID string }
+	var list []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.opID); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, translate(err)
+	}
 	n := 0
+	for _, c := range list {
+		settled, err := s.sweepRun(ctx, c.id, c.opID)
+		if err != nil {
+			return n, err
+		}
+		if settled {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// sweepRun settles one expired run, unless another sweeper has it or its
+// rover renewed the lease meanwhile.
+func (s *Store) sweepRun(ctx context.Context, runID, opID string) (bool, error) {
+	settled := false
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		type expired struct {
+		if err := tx.QueryRow(ctx, q("LockOperationByID"), opID).Scan(new(string)); err != nil {
+			return err
+		}
+		var e struct {
 			id, fleetID, opID string
 			attempt, max      int
 			cancel            bool
 		}
-		rows, err := tx.Query(ctx, q("ExpiredRuns"))
+		err := tx.QueryRow(ctx, q("LockExpiredRun"), runID).Scan(&e.id, &e.fleetID, &e.opID, &e.attempt, &e.max, &e.cancel)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		var list []expired
-		for rows.Next() {
-			var e expired
-			if err := rows.Scan(&e.id, &e.fleetID, &e.opID, &e.attempt, &e.max, &e.cancel); err != nil {
+		var status, reason string
+		switch {
+		case e.cancel:
+			status, reason = app.RunCanceled, "canceled"
+		case e.attempt >= e.max:
+			status, reason = app.RunFailed, "lease_lost"
+		default:
+			status = app.RunQueued
+		}
+		if status == app.RunQueued {
+			if _, err := tx.Exec(ctx, q("RequeueRun"), e.id); err != nil {
 				return err
 			}
-			list = append(list, e)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, e := range list {
-			var status, reason string
-			switch {
-			case e.cancel:
-				status, reason = app.RunCanceled, "canceled"
-			case e.attempt >= e.max:
-				status, reason = app.RunFailed, "lease_lost"
-			default:
-				status = app.RunQueued
-			}
-			if status == app.RunQueued {
-				if _, err := tx.Exec(ctx, q("RequeueRun"), e.id); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, q("NotifyRuns"), e.fleetID); err != nil {
-					return err
-				}
-				if err := emit(ctx, tx, e.fleetID, "run.requeued", &e.id, map[string]any{"operation_id": e.opID, "attempt": e.attempt}); err != nil {
-					return err
-				}
-			} else {
-				msg := "the rover stopped reporting and the lease expired"
-				if _, err := tx.Exec(ctx, q("FinishRun"), e.id, status, "", "", nil, reason, msg); err != nil {
-					return err
-				}
-				if err := emit(ctx, tx, e.fleetID, "run."+status, &e.id, map[string]any{"operation_id": e.opID, "reason": reason}); err != nil {
-					return err
-				}
-				if status == app.RunFailed {
-					if _, err := raiseSignal(ctx, tx, e.fleetID, e.opID, &e.id, "failed", reason+": "+msg); err != nil {
-						return err
-					}
-				}
-			}
-			if err := settleOperation(ctx, tx, e.fleetID, e.opID, e.id, status); err != nil {
+			if _, err := tx.Exec(ctx, q("NotifyRuns"), e.fleetID); err != nil {
 				return err
 			}
-			n++
+			if err := emit(ctx, tx, e.fleetID, "run.requeued", &e.id, map[string]any{"operation_id": e.opID, "attempt": e.attempt}); err != nil {
+				return err
+			}
+		} else {
+			msg := "the rover stopped reporting and the lease expired"
+			if _, err := tx.Exec(ctx, q("FinishRun"), e.id, status, "", "", nil, reason, msg); err != nil {
+				return err
+			}
+			if err := emit(ctx, tx, e.fleetID, "run."+status, &e.id, map[string]any{"operation_id": e.opID, "reason": reason}); err != nil {
+				return err
+			}
+			if status == app.RunFailed {
+				if _, err := raiseSignal(ctx, tx, e.fleetID, e.opID, &e.id, "failed", reason+": "+msg); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		settled = true
+		return settleOperation(ctx, tx, e.fleetID, e.opID, e.id, status)
 	})
-	return n, err
+	return settled, err
 }
 
 // FindRun returns one run with its artifact.

@@ -70,12 +70,23 @@ INSERT INTO artifacts (fleet_id, run_id, diff, files, insertions, deletions, bra
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: ExpiredRuns
-SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
+SELECT id, operation_id
 FROM runs
 WHERE status IN ('claimed', 'running') AND lease_expires_at < now()
 ORDER BY lease_expires_at
-LIMIT 100
+LIMIT 100;
+
+-- name: LockExpiredRun
+SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
+FROM runs
+WHERE id = $1 AND status IN ('claimed', 'running') AND lease_expires_at < now()
 FOR UPDATE SKIP LOCKED;
+
+-- name: RunOperation
+SELECT operation_id FROM runs WHERE id = $1;
+
+-- name: LockOperationByID
+SELECT id FROM operations WHERE id = $1 FOR UPDATE;
 
 -- name: RequeueRun
 UPDATE runs SET status = 'queued', rover_id = NULL, claim_token_hash = NULL, lease_expires_at = NULL
