@@ -2,7 +2,6 @@ package github
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
@@ -29,16 +28,10 @@ type templates struct {
 	html *htmltemplate.Template
 }
 
-var textTemplates = []string{"status.md", "pull_request.md", "help.md", "denied.md", "reply.md", "manifest.json"}
+var textTemplates = []string{"status.md", "pull_request.md", "help.md", "denied.md", "reply.md"}
 
 func parseTemplates() (*templates, error) {
-	funcs := template.FuncMap{
-		"marker": marker,
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-	}
+	funcs := template.FuncMap{"marker": marker}
 	t := &templates{text: map[string]*template.Template{}}
 	for _, name := range textTemplates {
 		p, err := template.New(name).Funcs(funcs).ParseFS(ghtemplates.FS, name)
