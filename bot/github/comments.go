@@ -70,8 +70,7 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 			return err
 		}
 		if !ok {
-			return a.comment(ctx, c, ref, "denied.md", map[string]string{
-				"Login": sender, "Repository": ref.repo.GetFullName(), "What": "ask UFO for it"})
+			return a.deny(ctx, c, ref, sender, "ask UFO for it")
 		}
 	}
 	var answer string

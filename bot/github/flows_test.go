@@ -77,9 +77,13 @@ func TestSenderWithoutWriteAccess(t *testing.T) {
 	e := newEnv(t)
 	e.gh.SetPermission(repoName, "stranger", "read")
 	e.deliver("issues", labeled(t, "ufo", "stranger"))
+	// Asking again, by label or by command, gets no second comment.
+	e.deliver("issues", labeled(t, "ufo:sh", "stranger"))
+	e.deliver("issue_comment", e.comment(1, false, "stranger", "/ufo pilot sh"))
 	e.settle()
 	comments := e.gh.Comments(repoName, 1, e.gh.BotLogin())
-	if len(comments) != 1 || !strings.Contains(comments[0].Body, "@stranger") || !strings.Contains(comments[0].Body, "write access") {
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "@stranger") || !strings.Contains(comments[0].Body, "write access") ||
+		e.gh.CountCalls("issues/create-comment", 0) != 1 {
 		t.Fatalf("comments = %+v, want one polite refusal", comments)
 	}
 	if len(e.operations()) != 0 || len(e.gh.Reactions()) != 0 {

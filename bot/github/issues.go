@@ -106,8 +106,7 @@ func (a *App) start(ctx context.Context, ref issueRef, sender, pilotName string)
 		return err
 	}
 	if !ok {
-		return a.comment(ctx, c, ref, "denied.md", map[string]string{
-			"Login": sender, "Repository": ref.repo.GetFullName(), "What": "label it `" + defaultLabel + "` for you"})
+		return a.deny(ctx, c, ref, sender, "label it `"+defaultLabel+"` for you")
 	}
 	cfg, err := a.repoConfig(ctx, c, ref.owner(), ref.name(), ref.repo.GetDefaultBranch())
 	var ce *configError
@@ -374,6 +373,16 @@ func (a *App) comment(ctx context.Context, c *installation, ref issueRef, tmpl s
 		return fmt.Errorf("comment on %s#%d: %w", ref.repo.GetFullName(), ref.number, err)
 	}
 	return nil
+}
+
+// deny answers someone without write access who asked for work, once per
+// person and issue: asking again gets no second comment.
+func (a *App) deny(ctx context.Context, c *installation, ref issueRef, login, what string) error {
+	found, err := a.findComment(ctx, c, ref.owner(), ref.name(), ref.number, marker("denied", login))
+	if err != nil || found != 0 {
+		return err
+	}
+	return a.comment(ctx, c, ref, "denied.md", map[string]string{"Login": login, "Repository": ref.repo.GetFullName(), "What": what})
 }
 
 // reply posts a short text on an issue.

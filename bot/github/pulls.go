@@ -86,8 +86,7 @@ func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error 
 		return err
 	}
 	if !ok {
-		return a.comment(ctx, c, ref, "denied.md", map[string]string{
-			"Login": reviewer, "Repository": e.GetRepo().GetFullName(), "What": "request changes for you"})
+		return a.deny(ctx, c, ref, reviewer, "request changes for you")
 	}
 	prompt := reviewPrompt(reviewer, state, review.GetBody(), comments)
 	return a.store.WithGitHubIssue(ctx, found.FleetID, found.ID, func(gi *store.GitHubIssue) error {
