@@ -277,10 +277,11 @@ func (w *world) summary(s tally) string {
 	}
 	fmt.Fprintf(&b, "  rover SIGKILLs: %d; server SIGKILLs: %d; PostgreSQL restarts: %d; balancer 502s: %d; creations whose answer was lost: %d\n",
 		kills, serverKills, w.restarts, w.lb.failed.Load(), w.ambiguous)
-	if n := w.api.refused.Load(); n > 0 {
-		fmt.Fprintf(&b, "  FINDING: %d API calls of a signed-in person were answered 401 \"sign in first\" during the chaos "+
-			"(a session lookup that fails, e.g. while PostgreSQL restarts, is taken for no session); retried\n", n)
+	w.api.mu.Lock()
+	for answer, n := range w.api.wrong {
+		fmt.Fprintf(&b, "  FINDING: POST /api/operations answered %q %d times during the chaos, for a signed-in owner and a mission that exists; retried\n", answer, n)
 	}
+	w.api.mu.Unlock()
 	fmt.Fprintf(&b, "  zombie: %d claims (%d found nothing), %d stale calls refused with 409, %d accepted\n",
 		w.zombie.plays, w.zombie.idle, w.zombie.refused, len(w.zombie.accepted))
 	fmt.Fprintf(&b, "  checked: every run in one terminal state; operations in review or lease_lost after ≤%d attempts; "+

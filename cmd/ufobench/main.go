@@ -171,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	b := &bench{cfg: cfg, log: log, progress: stderr}
+	b := &bench{cfg: cfg, log: log, progress: stderr, loadStart: loadAverage()}
 	start := time.Now()
 	cleanup, err := b.setUp(ctx)
 	if err != nil {

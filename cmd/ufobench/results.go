@@ -96,6 +96,10 @@ type Results struct {
 		CPUs     int    `json:"cpus"`
 		Go       string `json:"go"`
 		Postgres string `json:"postgres"`
+		// Load is /proc/loadavg when the run started and ended: other work
+		// on the machine shows here.
+		LoadStart string `json:"load_start,omitempty"`
+		LoadEnd   string `json:"load_end,omitempty"`
 	} `json:"host"`
 	Config  config   `json:"config"`
 	Figures []Figure `json:"figures"`
@@ -107,6 +111,7 @@ func (b *bench) results(took time.Duration) Results {
 	r.Duration = took.Round(time.Second).String()
 	r.Host.OS, r.Host.Arch, r.Host.CPUs, r.Host.Go = runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()
 	r.Host.Postgres = b.pgInfo
+	r.Host.LoadStart, r.Host.LoadEnd = b.loadStart, loadAverage()
 	r.Config = b.cfg
 	r.Config.DatabaseURL = redactURL(r.Config.DatabaseURL)
 	r.Figures = b.figures
@@ -135,7 +140,11 @@ func (r Results) write(path string) error {
 }
 
 func printTable(w io.Writer, r Results) {
-	fmt.Fprintf(w, "\nUFO bench — %s/%s, %d CPUs, %s\nPostgreSQL %s\ntook %s\n\n", r.Host.OS, r.Host.Arch, r.Host.CPUs, r.Host.Go, r.Host.Postgres, r.Duration)
+	fmt.Fprintf(w, "\nUFO bench — %s/%s, %d CPUs, %s\nPostgreSQL %s\ntook %s", r.Host.OS, r.Host.Arch, r.Host.CPUs, r.Host.Go, r.Host.Postgres, r.Duration)
+	if r.Host.LoadStart != "" {
+		fmt.Fprintf(w, "; load average %s at the start, %s at the end", r.Host.LoadStart, r.Host.LoadEnd)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tCEILING\tRATIO\tTARGET\tRESULT")
 	for _, f := range r.Figures {
@@ -250,3 +259,17 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages, where
+// /proc/loadavg exists.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

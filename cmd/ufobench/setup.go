@@ -34,16 +34,17 @@ type bench struct {
 	log      *slog.Logger
 	progress io.Writer
 
-	tmp      string              // scratch folder, removed at the end
-	dbURL    string              // the bench's database
-	dbFor    func(string) string // URL of another database on the same cluster
-	adminURL string              // a database to run CREATE/DROP DATABASE from
-	pgInfo   string              // PostgreSQL version and durability settings
-	st       *store.Store
-	base     string // the server's URL, http://127.0.0.1:port
-	web      *web.Server
-	figures  []Figure
-	seq      int // makes e-mail addresses and mission keys unique
+	tmp       string              // scratch folder, removed at the end
+	dbURL     string              // the bench's database
+	dbFor     func(string) string // URL of another database on the same cluster
+	adminURL  string              // a database to run CREATE/DROP DATABASE from
+	pgInfo    string              // PostgreSQL version and durability settings
+	st        *store.Store
+	base      string // the server's URL, http://127.0.0.1:port
+	web       *web.Server
+	figures   []Figure
+	seq       int    // makes e-mail addresses and mission keys unique
+	loadStart string // the machine's load average at the start
 }
 
 func (b *bench) say(format string, args ...any) {
@@ -175,8 +176,17 @@ func (b *bench) startServer(ctx context.Context) (stop func(), err error) {
 		return nil, errors.New("the hub could not LISTEN within 15 s")
 	}
 	go sweep(ctx, st, b.log)
+	// GitHub is on, as on a server set up for it: its webhook is measured,
+	// and every state change passes through its notifier.
+	gh, err := b.newGitHubApp(st)
+	if err != nil {
+		cancel()
+		st.Close()
+		return nil, err
+	}
 	worker := bot.NewWorker(st, b.log)
-	worker.Handle(bot.KindNotify, bot.NotifyHandler())
+	gh.Register(worker)
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(gh))
 	go worker.Run(ctx)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -186,7 +196,8 @@ func (b *bench) startServer(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	b.base = "http://" + ln.Addr().String()
-	wcfg := web.Config{PublicURL: b.base, Lease: serverLease, LongPoll: serverLongPoll, Version: "bench", Mounters: b.mounters()}
+	wcfg := web.Config{PublicURL: b.base, Lease: serverLease, LongPoll: serverLongPoll, Version: "bench",
+		Mounters: []web.Mounter{gh}, RepoCredential: gh.RepoCredential}
 	if b.web, err = web.New(st, hub, wcfg, b.log); err != nil {
 		cancel()
 		ln.Close()

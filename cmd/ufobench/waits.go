@@ -39,9 +39,14 @@ func (b *bench) sampleWaits(ctx context.Context) (*waitSampler, error) {
 				return
 			case <-t.C:
 			}
-			rows, err := conn.Query(ctx, `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
-				WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()
-				  AND query NOT LIKE 'LISTEN%'`)
+			// A lock wait names what is locked: the lock type and the
+			// catalog of the object (pg_database's is NOTIFY's queue lock).
+			rows, err := conn.Query(ctx, `SELECT coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU') ||
+					coalesce(' (' || (SELECT l.locktype || coalesce(' ' || l.classid::regclass::text, '') || coalesce(' ' || l.relation::regclass::text, '')
+						FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) || ')', '')
+				FROM pg_stat_activity a
+				WHERE a.datname = current_database() AND a.state = 'active' AND a.pid <> pg_backend_pid()
+				  AND a.query NOT LIKE 'LISTEN%'`)
 			if err != nil {
 				return
 			}
