@@ -2,12 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,6 +26,7 @@ import (
 	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/bot/github"
 	"github.com/ufo-run/ufo/store"
+	ghtemplates "github.com/ufo-run/ufo/templates/github"
 )
 
 func init() { extraCommands = append(extraCommands, newGitHubCmd) }
@@ -171,6 +181,139 @@ func newGitHubCmd() *cobra.Command {
 	f.StringVar(&o.Name, "name", "UFO", "the App's name on GitHub (it must be unique there)")
 	f.StringVar(&o.PublicURL, "public-url", envOr("UFO_PUBLIC_URL", "http://localhost:8080"), "URL GitHub reaches this server at (UFO_PUBLIC_URL)")
 	f.StringVar(&o.RedirectURL, "redirect-url", "", "where GitHub sends the browser with the code for the new App's credentials (optional)")
-	cmd.AddCommand(manifest)
+	cmd.AddCommand(manifest, newGitHubCreateAppCmd())
 	return cmd
+}
+
+// createApp is `ufo github create-app`: GitHub's manifest flow, with this
+// command as the page that posts the manifest and receives the code.
+type createApp struct {
+	Name, PublicURL, Org, GitHubURL, APIURL, Out, Listen string
+}
+
+func newGitHubCreateAppCmd() *cobra.Command {
+	var o createApp
+	cmd := &cobra.Command{
+		Use:   "create-app",
+		Short: "Create the GitHub App in one click, and save its credentials",
+		Long: "Serve a page on this machine with a button that creates UFO's GitHub App on GitHub from its manifest.\n" +
+			"GitHub sends the browser back with a code, which this command trades for the App's id, private key and\n" +
+			"webhook secret; it saves them under --out (mode 0600) as the UFO_GITHUB_* settings, and exits.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), cmd.OutOrStdout()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Name, "name", "UFO", "the App's name on GitHub (it must be unique there)")
+	f.StringVar(&o.PublicURL, "public-url", envOr("UFO_PUBLIC_URL", "http://localhost:8080"), "URL GitHub reaches this server at (UFO_PUBLIC_URL)")
+	f.StringVar(&o.Org, "org", "", "create the App for this organization instead of your account")
+	f.StringVar(&o.GitHubURL, "github-url", "https://github.com", "GitHub's web address (GitHub Enterprise Server: https://HOST)")
+	f.StringVar(&o.APIURL, "github-api-url", envOr("UFO_GITHUB_API_URL", github.DefaultAPIURL), "GitHub REST API base URL (UFO_GITHUB_API_URL)")
+	f.StringVar(&o.Out, "out", defaultHome(), "folder for the App's private key and settings file")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address of the local page")
+	return cmd
+}
+
+func (o createApp) run(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	local := "http://" + ln.Addr().String()
+	manifest, err := ghtemplates.Manifest(o.Name, o.PublicURL, local+"/created")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	pages, err := htmltemplate.ParseFS(ghtemplates.FS, "create_app.html")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	state := app.NewToken("")
+	create := strings.TrimSuffix(o.GitHubURL, "/") + "/settings/apps/new"
+	if o.Org != "" {
+		create = strings.TrimSuffix(o.GitHubURL, "/") + "/organizations/" + url.PathEscape(o.Org) + "/settings/apps/new"
+	}
+	create += "?state=" + url.QueryEscape(state)
+	done := make(chan createdApp, 1)
+	page := func(w http.ResponseWriter, status int, name string, data any) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action "+o.GitHubURL+"; frame-ancestors 'none'")
+		w.WriteHeader(status)
+		pages.ExecuteTemplate(w, name, data)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		page(w, 200, "create", map[string]string{"Name": o.Name, "CreateURL": create, "Manifest": string(manifest),
+			"WebhookURL": strings.TrimSuffix(o.PublicURL, "/") + "/github/webhook"})
+	})
+	var once sync.Once
+	mux.HandleFunc("GET /created", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 || q.Get("code") == "" {
+			page(w, 400, "failed", "This link does not come from the page this command served: start again from "+local+"/.")
+			return
+		}
+		creds, err := github.CompleteManifest(r.Context(), o.APIURL, q.Get("code"))
+		var saved createdApp
+		if err == nil {
+			saved, err = o.save(creds)
+		}
+		if err != nil {
+			page(w, 502, "failed", err.Error())
+			return
+		}
+		page(w, 200, "created", saved)
+		once.Do(func() { done <- saved })
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	fmt.Fprintf(stdout, "Open %s/ in a browser to create the GitHub App %q.\n", local, o.Name)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case s := <-done:
+		fmt.Fprintf(stdout, "Created the GitHub App %s (%s).\nIts settings are in %s; give them to ufo server and restart it, then install the App: %s\n",
+			s.Slug, s.HTMLURL, s.EnvFile, s.InstallURL)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// createdApp is where a new App's credentials were saved.
+type createdApp struct {
+	Slug, HTMLURL, EnvFile, KeyFile, InstallURL string
+}
+
+// save writes the App's private key and its UFO_GITHUB_* settings, readable
+// only by the user, never over existing files.
+func (o createApp) save(c github.AppCredentials) (createdApp, error) {
+	if err := os.MkdirAll(o.Out, 0o700); err != nil {
+		return createdApp{}, err
+	}
+	s := createdApp{Slug: c.Slug, HTMLURL: c.HTMLURL, InstallURL: strings.TrimSuffix(c.HTMLURL, "/") + "/installations/new",
+		KeyFile: filepath.Join(o.Out, fmt.Sprintf("github-app-%d.pem", c.ID)), EnvFile: filepath.Join(o.Out, fmt.Sprintf("github-app-%d.env", c.ID))}
+	env := fmt.Sprintf("UFO_GITHUB_APP_ID=%d\nUFO_GITHUB_SLUG=%s\nUFO_GITHUB_WEBHOOK_SECRET=%s\nUFO_GITHUB_PRIVATE_KEY_FILE=%s\n",
+		c.ID, c.Slug, c.WebhookSecret, s.KeyFile)
+	if o.APIURL != github.DefaultAPIURL {
+		env += "UFO_GITHUB_API_URL=" + o.APIURL + "\n"
+	}
+	for path, text := range map[string]string{s.KeyFile: c.PEM, s.EnvFile: env} {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return createdApp{}, fmt.Errorf("save the App's credentials (%w); the App %s exists: generate a private key and set a webhook secret in its settings, %s",
+				err, c.Slug, c.HTMLURL)
+		}
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return createdApp{}, fmt.Errorf("save the App's credentials (%w); the App %s exists: generate a private key and set a webhook secret in its settings, %s",
+				err, c.Slug, c.HTMLURL)
+		}
+	}
+	return s, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,14 +10,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"html"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ufo-run/ufo/store/pgtest"
 )
@@ -122,5 +129,126 @@ func TestServerGitHubHalfConfigured(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "UFO_GITHUB_PRIVATE_KEY (or _FILE) and UFO_GITHUB_WEBHOOK_SECRET") {
 		t.Fatalf("ufo server with only UFO_GITHUB_APP_ID: %v\n%s", err, out)
+	}
+}
+
+// TestGitHubCreateApp runs `ufo github create-app` against a fake GitHub
+// and plays the browser: the local page's button posts the manifest (with
+// the page's own redirect URL) to GitHub's "new App" form; GitHub's
+// redirect back with a code makes the command trade it for the App's
+// credentials, save them (mode 0600) as UFO_GITHUB_* settings, and exit.
+func TestGitHubCreateApp(t *testing.T) {
+	t.Parallel()
+	conversions := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/app-manifests/c0de/conversions" || conversions > 0 {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"message":"Not Found"}`)
+			return
+		}
+		conversions++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		io.WriteString(w, `{"id":777,"slug":"ufo-acme","node_id":"MDExOkludGVncmF0aW9uNzc3","name":"UFO Acme","html_url":"https://github.example/apps/ufo-acme",`+
+			`"client_id":"Iv1.8a61f9b3a7aba766","client_secret":"1726be1638095a19edd134c77bde3aa2ece1e5d8","webhook_secret":"e340154128314309424b7c8e90325147d99fdafa",`+
+			`"pem":"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAuEPzOUE+kiEH1WLiMeBytTEF856j0hOVcSUSUkZxKvqczkWM\n-----END RSA PRIVATE KEY-----\n"}`)
+	}))
+	defer api.Close()
+	out := t.TempDir()
+	cmd := exec.Command(ufoBin, "github", "create-app", "--name", "UFO Acme", "--org", "acme", "--out", out,
+		"--github-url", "https://github.example", "--github-api-url", api.URL+"/")
+	cmd.Env = append(os.Environ(), "UFO_PUBLIC_URL=https://ufo.example.com")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatal("create-app printed nothing")
+	}
+	local := regexp.MustCompile(`Open (http://127\.0\.0\.1:\d+)/ in a browser`).FindStringSubmatch(lines.Text())
+	if local == nil {
+		t.Fatalf("first line: %q", lines.Text())
+	}
+	resp, err := http.Get(local[1] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := regexp.MustCompile(`<form action="([^"]+)" method="post">\s*<input type="hidden" name="manifest" value="([^"]+)">`).FindStringSubmatch(string(page))
+	if form == nil {
+		t.Fatalf("page has no manifest form:\n%s", page)
+	}
+	action, _ := url.Parse(html.UnescapeString(form[1]))
+	var manifest struct {
+		Name        string `json:"name"`
+		RedirectURL string `json:"redirect_url"`
+		Hook        struct {
+			URL string `json:"url"`
+		} `json:"hook_attributes"`
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(form[2])), &manifest); err != nil {
+		t.Fatalf("manifest field: %v\n%s", err, form[2])
+	}
+	state := action.Query().Get("state")
+	if action.Host != "github.example" || action.Path != "/organizations/acme/settings/apps/new" || state == "" ||
+		manifest.Name != "UFO Acme" || manifest.RedirectURL != local[1]+"/created" || manifest.Hook.URL != "https://ufo.example.com/github/webhook" {
+		t.Fatalf("form posts to %s with %+v", action, manifest)
+	}
+	// GitHub's redirect back; a forged one (wrong state) is refused first.
+	for _, c := range []struct {
+		state  string
+		status int
+	}{{"forged", 400}, {state, 200}} {
+		resp, err := http.Get(local[1] + "/created?code=c0de&state=" + url.QueryEscape(c.state))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("GET /created with state %q: %d %s", c.state, resp.StatusCode, b)
+		}
+	}
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("create-app: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("create-app did not exit after GitHub's redirect")
+	}
+	if !strings.Contains(rest.String(), "https://github.example/apps/ufo-acme/installations/new") {
+		t.Fatalf("output does not say where to install the App:\n%s", rest.String())
+	}
+	env, err := os.ReadFile(filepath.Join(out, "github-app-777.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "UFO_GITHUB_APP_ID=777\nUFO_GITHUB_SLUG=ufo-acme\nUFO_GITHUB_WEBHOOK_SECRET=e340154128314309424b7c8e90325147d99fdafa\n" +
+		"UFO_GITHUB_PRIVATE_KEY_FILE=" + filepath.Join(out, "github-app-777.pem") + "\nUFO_GITHUB_API_URL=" + api.URL + "/\n"
+	if string(env) != want {
+		t.Fatalf("settings file:\n%s\nwant:\n%s", env, want)
+	}
+	for _, name := range []string{"github-app-777.env", "github-app-777.pem"} {
+		fi, err := os.Stat(filepath.Join(out, name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v, want mode 0600", name, fi.Mode(), err)
+		}
+	}
+	if strings.Contains(rest.String(), "e340154128314309424b7c8e90325147d99fdafa") || strings.Contains(rest.String(), "PRIVATE KEY") {
+		t.Fatal("create-app printed a secret")
 	}
 }
