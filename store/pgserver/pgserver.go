@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -368,13 +369,27 @@ func (s *Server) start(ctx context.Context) error {
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = procAttr(s.cred)
-	err = cmd.Start()
+	p := newProcess(cmd)
+	// The kernel sends Pdeathsig when the *thread* that started the child
+	// exits, not the process, and the Go runtime may retire threads. So
+	// start postgres from a goroutine locked to its thread, which then waits
+	// for postgres and only returns (letting the thread go) once it exited.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.wait(s.log)
+	}()
+	err = <-started
 	logf.Close()
 	if err != nil {
 		return fmt.Errorf("run postgres: %w", err)
 	}
-	p := newProcess(cmd)
-	go p.wait(s.log)
 	if !hasPdeathsig {
 		if p.watchdog, err = startWatchdog(cmd.Process.Pid); err != nil {
 			p.stop(context.Background())
