@@ -515,3 +515,11 @@ func (s *Store) RunsByStatus(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, translate(rows.Err())
 }
+
+// LatestEventID is the id of the fleet's newest change-feed row (0 when
+// there is none): where a page that shows the present starts following.
+func (s *Store) LatestEventID(ctx context.Context, fleetID string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, q("LatestEventID"), fleetID).Scan(&id)
+	return id, translate(err)
+}

@@ -203,10 +203,9 @@ func (s *Server) boardFleet(next http.Handler) http.Handler {
 // feedPosition is the id of the fleet's newest change-feed row. It is read
 // before the page's data, so every change the page may miss comes after it.
 // Feed ids commit in order within a fleet (see store.emit), so none is
-// skipped. The store has no query for it yet, hence the statement here.
+// skipped.
 func (s *Server) feedPosition(ctx context.Context, fleetID string) (int64, error) {
-	var id int64
-	err := s.store.Pool().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events WHERE fleet_id = $1`, fleetID).Scan(&id)
+	id, err := s.store.LatestEventID(ctx, fleetID)
 	if err != nil {
 		return 0, fmt.Errorf("read the change feed's position: %w", err)
 	}

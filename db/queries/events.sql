@@ -23,3 +23,6 @@ FROM events
 WHERE fleet_id = $1 AND id > $2
 ORDER BY id
 LIMIT $3;
+
+-- name: LatestEventID
+SELECT coalesce(max(id), 0) FROM events WHERE fleet_id = $1;
