@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/rover/wire"
 )
@@ -210,6 +212,7 @@ type service struct {
 	Name       string
 	Configured bool
 	Variables  []string // what sets it up on the server
+	Manifest   bool     // a manifest to create the app from is offered
 }
 
 type settingsPage struct {
@@ -230,8 +233,24 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 		for _, c := range s.cfg.Connections {
 			if c.Name == p.Services[i].Name {
 				p.Services[i].Configured = c.Configured
+				p.Services[i].Manifest = len(c.Manifest) > 0
 			}
 		}
 	}
 	s.render(w, http.StatusOK, "settings", p)
+}
+
+// manifestDownload serves the GitHub App or Slack app manifest for this
+// server, to create the app from.
+func (s *Server) manifestDownload(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "service")
+	for _, c := range s.cfg.Connections {
+		if strings.EqualFold(c.Name, name) && len(c.Manifest) > 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Disposition", `attachment; filename="ufo-`+strings.ToLower(c.Name)+`-manifest.json"`)
+			w.Write(c.Manifest)
+			return
+		}
+	}
+	s.pageError(w, r, app.Errorf(app.ENotFound, "no manifest for %q", name))
 }

@@ -452,4 +452,21 @@ func TestBoardSettingsConnections(t *testing.T) {
 	body = getPage(c, "/settings?fleet="+fleet, 200)
 	wantMissing(t, "on", body, "not configured", "UFO_GITHUB_APP_ID")
 	wantContains(t, "on", body, "http://ufo.test/github/setup", `data-api="/api/slack/link-codes"`)
+
+	// Not set up yet, with manifests: the page links each for download.
+	manifest := []byte(`{"name":"UFO","hook_attributes":{"url":"http://ufo.test/github/webhook"}}`)
+	withManifest := newEnv(t, func(cfg *web.Config) {
+		cfg.Connections = []web.Connection{{Name: "GitHub", Manifest: manifest}, {Name: "Slack"}}
+	})
+	c, fleet = withManifest.signUp("manifest@example.com")
+	body = getPage(c, "/settings?fleet="+fleet, 200)
+	wantContains(t, "manifest", body, "/settings/manifests/GitHub?fleet="+fleet)
+	wantMissing(t, "manifest", body, "/settings/manifests/Slack")
+	status, got, h := c.do("GET", "/settings/manifests/GitHub?fleet="+fleet, nil)
+	if status != 200 || string(got) != string(manifest) || !strings.Contains(h.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("manifest download: %d %q %v", status, got, h)
+	}
+	if status, _, _ := c.do("GET", "/settings/manifests/Slack?fleet="+fleet, nil); status != 404 {
+		t.Fatalf("a missing manifest answered %d, want 404", status)
+	}
 }

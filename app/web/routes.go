@@ -45,6 +45,7 @@ func (s *Server) Routes() chi.Router {
 			r.Get("/missions", s.missionsPage)
 			r.Get("/members", s.membersPage)
 			r.Get("/settings", s.settingsPage)
+			r.Get("/settings/manifests/{service}", s.manifestDownload)
 		})
 	})
 

@@ -46,6 +46,10 @@ type Config struct {
 type Connection struct {
 	Name       string // GitHub, Slack
 	Configured bool
+	// Manifest is the app manifest to create the GitHub App or the Slack
+	// app from, rendered for this server's public URL; the settings page
+	// offers it.
+	Manifest []byte
 }
 
 // Server holds the HTTP layer's dependencies.

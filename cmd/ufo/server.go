@@ -15,6 +15,8 @@ import (
 
 	"github.com/ufo-run/ufo/app/web"
 	"github.com/ufo-run/ufo/bot"
+	"github.com/ufo-run/ufo/bot/github"
+	"github.com/ufo-run/ufo/bot/slack"
 	"github.com/ufo-run/ufo/store"
 	"github.com/ufo-run/ufo/store/pgserver"
 )
@@ -164,7 +166,7 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,
 		LongPoll: seconds(cfg.LongPollSecs), Version: version, Mounters: append(slackBot.mounters(), gh.mounters()...),
-		Connections:    []web.Connection{{Name: "GitHub", Configured: gh != nil}, {Name: "Slack", Configured: slackBot != nil}},
+		Connections:    connections(cfg.PublicURL, gh != nil, slackBot != nil, log),
 		RepoCredential: gh.credential()}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -225,5 +227,22 @@ func sweep(ctx context.Context, st *store.Store, lease time.Duration, log *slog.
 		if _, err := st.PruneJobs(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
 			log.Error("prune jobs", "err", err)
 		}
+	}
+}
+
+// connections describes the GitHub and Slack set-up for the settings page,
+// with each app's manifest for this server.
+func connections(publicURL string, githubOn, slackOn bool, log *slog.Logger) []web.Connection {
+	ghManifest, err := github.Manifest(github.ManifestOptions{PublicURL: publicURL})
+	if err != nil {
+		log.Warn("no GitHub App manifest for the settings page", "err", err)
+	}
+	slackManifest, err := slack.Manifest(publicURL, false)
+	if err != nil {
+		log.Warn("no Slack app manifest for the settings page", "err", err)
+	}
+	return []web.Connection{
+		{Name: "GitHub", Configured: githubOn, Manifest: ghManifest},
+		{Name: "Slack", Configured: slackOn, Manifest: slackManifest},
 	}
 }
