@@ -36,40 +36,40 @@ type runJSON struct {
 func TestWalkthrough(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client()
-	c.call("POST", "/api/auth/signup", `{"email":"me@example.com","password":"P@ssw0rd","name":"Me"}`, 201, nil)
+	c := e.Client()
+	c.Call("POST", "/api/auth/signup", `{"email":"me@example.com","password":"P@ssw0rd","name":"Me"}`, 201, nil)
 	var fleets []idOnly
-	c.call("GET", "/api/fleets", nil, 200, &fleets)
+	c.Call("GET", "/api/fleets", nil, 200, &fleets)
 	if len(fleets) != 1 {
 		t.Fatalf("fleets = %v, want one", fleets)
 	}
 	fleet := fleets[0].ID
 	var mission, pilot idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
-	c.call("POST", "/api/pilots?fleet="+fleet, `{"name":"cc","kind":"claude"}`, 201, &pilot)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
+	c.Call("POST", "/api/pilots?fleet="+fleet, `{"name":"cc","kind":"claude"}`, 201, &pilot)
 	var op operationJSON
-	c.call("POST", "/api/operations?fleet="+fleet,
+	c.Call("POST", "/api/operations?fleet="+fleet,
 		fmt.Sprintf(`{"title":"hello","body":"Summarize this repo","mission_id":"%s","assignee_type":"pilot","assignee_id":"%s"}`, mission.ID, pilot.ID), 201, &op)
 	if op.Code != "MSJ-1" || op.Status != "queued" {
 		t.Fatalf("operation = %+v, want MSJ-1 queued", op)
 	}
 	var runs []runJSON
-	c.call("GET", "/api/runs?fleet="+fleet, nil, 200, &runs)
+	c.Call("GET", "/api/runs?fleet="+fleet, nil, 200, &runs)
 	if len(runs) != 1 || runs[0].Status != "queued" || runs[0].OperationID != op.ID {
 		t.Fatalf("runs = %+v, want one queued run for %s", runs, op.ID)
 	}
 
 	// The operation is addressable by code too, and the session works with /api/me.
 	var byCode operationJSON
-	c.call("GET", "/api/operations/MSJ-1?fleet="+fleet, nil, 200, &byCode)
+	c.Call("GET", "/api/operations/MSJ-1?fleet="+fleet, nil, 200, &byCode)
 	if byCode.ID != op.ID {
 		t.Fatalf("by code = %+v", byCode)
 	}
-	c.call("GET", "/api/me", nil, 200, nil)
-	c.call("POST", "/api/auth/logout", nil, 204, nil)
-	c.wantError("GET", "/api/me", nil, 401, "unauthorized")
-	c.call("POST", "/api/auth/login", `{"email":"ME@example.com","password":"P@ssw0rd"}`, 200, nil)
-	c.call("GET", "/api/me", nil, 200, nil)
+	c.Call("GET", "/api/me", nil, 200, nil)
+	c.Call("POST", "/api/auth/logout", nil, 204, nil)
+	c.WantError("GET", "/api/me", nil, 401, "unauthorized")
+	c.Call("POST", "/api/auth/login", `{"email":"ME@example.com","password":"P@ssw0rd"}`, 200, nil)
+	c.Call("GET", "/api/me", nil, 200, nil)
 }
 
 // TestConcurrentCodes creates 50 operations in one mission at once: codes
@@ -77,9 +77,9 @@ func TestWalkthrough(t *testing.T) {
 func TestConcurrentCodes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("codes@example.com")
+	c, fleet := e.SignUp("codes@example.com")
 	var mission idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Codes","key":"CDE"}`, 201, &mission)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Codes","key":"CDE"}`, 201, &mission)
 	const n = 50
 	codes := make([]string, n)
 	var wg sync.WaitGroup
@@ -88,7 +88,7 @@ func TestConcurrentCodes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, b, _ := c.do("POST", "/api/operations?fleet="+fleet, map[string]string{"title": fmt.Sprintf("op %d", i), "mission_id": mission.ID})
+			status, b, _ := c.Do("POST", "/api/operations?fleet="+fleet, map[string]string{"title": fmt.Sprintf("op %d", i), "mission_id": mission.ID})
 			if status != 201 {
 				errs <- fmt.Sprintf("status %d: %s", status, b)
 				return
@@ -125,11 +125,11 @@ func TestConcurrentCodes(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("bad@example.com")
-	other, otherFleet := e.signUp("other@example.com")
+	c, fleet := e.SignUp("bad@example.com")
+	other, otherFleet := e.SignUp("other@example.com")
 	_ = other
 	var mission idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
 	f := "?fleet=" + fleet
 	long := strings.Repeat("x", 301)
 	cases := []struct {
@@ -168,16 +168,16 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = t
-			c.wantError(tc.method, tc.path, tc.body, tc.status, tc.code)
+			c.T = t
+			c.WantError(tc.method, tc.path, tc.body, tc.status, tc.code)
 		})
 	}
-	c.t = t
+	c.T = t
 	// Nothing was written: one mission, no operation, no extra pilot, one account per email.
 	var missions, ops, pilots []idOnly
-	c.call("GET", "/api/missions"+f, nil, 200, &missions)
-	c.call("GET", "/api/operations"+f, nil, 200, &ops)
-	c.call("GET", "/api/pilots"+f, nil, 200, &pilots)
+	c.Call("GET", "/api/missions"+f, nil, 200, &missions)
+	c.Call("GET", "/api/operations"+f, nil, 200, &ops)
+	c.Call("GET", "/api/pilots"+f, nil, 200, &pilots)
 	if len(missions) != 1 || len(ops) != 0 || len(pilots) != 1 {
 		t.Fatalf("after bad input: %d missions, %d operations, %d pilots; want 1, 0, 1 (the demo pilot)", len(missions), len(ops), len(pilots))
 	}
@@ -186,10 +186,10 @@ func TestBadInput(t *testing.T) {
 func TestSignInRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client()
+	c := e.Client()
 	limited := false
 	for i := 0; i < 15; i++ {
-		status, _, h := c.do("POST", "/api/auth/login", `{"email":"x@example.com","password":"whatever1"}`)
+		status, _, h := c.Do("POST", "/api/auth/login", `{"email":"x@example.com","password":"whatever1"}`)
 		if status == http.StatusTooManyRequests {
 			limited = h.Get("Retry-After") != ""
 			break
@@ -203,24 +203,24 @@ func TestSignInRateLimit(t *testing.T) {
 func TestListFiltersAndPages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("lists@example.com")
+	c, fleet := e.SignUp("lists@example.com")
 	f := "?fleet=" + fleet
 	var mission idOnly
-	c.call("POST", "/api/missions"+f, `{"name":"Lists","key":"LST"}`, 201, &mission)
+	c.Call("POST", "/api/missions"+f, `{"name":"Lists","key":"LST"}`, 201, &mission)
 	for i := 1; i <= 5; i++ {
 		labels := []string{"even"}
 		if i%2 == 1 {
 			labels = []string{"odd"}
 		}
-		c.call("POST", "/api/operations"+f, map[string]any{"title": fmt.Sprintf("task %d", i), "mission_id": mission.ID, "labels": labels, "priority": i % 5}, 201, nil)
+		c.Call("POST", "/api/operations"+f, map[string]any{"title": fmt.Sprintf("task %d", i), "mission_id": mission.ID, "labels": labels, "priority": i % 5}, 201, nil)
 	}
 	var odd []operationJSON
-	c.call("GET", "/api/operations"+f+"&label=odd", nil, 200, &odd)
+	c.Call("GET", "/api/operations"+f+"&label=odd", nil, 200, &odd)
 	if len(odd) != 3 {
 		t.Fatalf("label filter gave %d, want 3", len(odd))
 	}
 	var found []operationJSON
-	c.call("GET", "/api/operations"+f+"&q=TASK%203", nil, 200, &found)
+	c.Call("GET", "/api/operations"+f+"&q=TASK%203", nil, 200, &found)
 	if len(found) != 1 || found[0].Title != "task 3" {
 		t.Fatalf("text filter gave %+v", found)
 	}
@@ -228,7 +228,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	var all []string
 	next := "/api/operations" + f + "&limit=2&sort=created"
 	for next != "" {
-		status, b, h := c.do("GET", next, nil)
+		status, b, h := c.Do("GET", next, nil)
 		if status != 200 {
 			t.Fatalf("page %s: %d %s", next, status, b)
 		}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/wire"
 )
@@ -147,8 +149,8 @@ func startRover(t *testing.T, e *env, code string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- rover.Run(ctx, rover.Config{Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code,
-			Name: "browser-rover", Logger: testLogger(t), RetryMax: time.Second})
+		done <- rover.Run(ctx, rover.Config{Server: e.URL, Home: t.TempDir(), EnrollmentCode: code,
+			Name: "browser-rover", Logger: webtest.Logger(t, slog.LevelWarn), RetryMax: time.Second})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -168,7 +170,7 @@ func startRover(t *testing.T, e *env, code string) {
 func TestBrowserFirstMinute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t, e.URL)
 	ctx := context.Background()
 
 	b.open("/board")
@@ -205,7 +207,7 @@ func TestBrowserFirstMinute(t *testing.T) {
 	b.until("the enrollment command", `!document.getElementById('enrollment').hidden`)
 	code := b.text(`#enrollment code[data-field=code]`)
 	command := b.text(`#enrollment code[data-field=command]`)
-	if want := fmt.Sprintf("UFO_SERVER=%s UFO_ENROLLMENT_CODE=%s ufo rover start", e.cfg.PublicURL, code); !strings.HasPrefix(code, "ufoe_") || command != want {
+	if want := fmt.Sprintf("UFO_SERVER=%s UFO_ENROLLMENT_CODE=%s ufo rover start", e.Config.PublicURL, code); !strings.HasPrefix(code, "ufoe_") || command != want {
 		t.Fatalf("enrollment command = %q, want %q", command, want)
 	}
 	fleet := b.eval(`document.body.dataset.fleet`)
@@ -255,7 +257,7 @@ func TestBrowserFirstMinute(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			op, err := e.store.FindOperation(ctx, fleet, "HEL-1")
+			op, err := e.Store.FindOperation(ctx, fleet, "HEL-1")
 			if err == nil && op.Status == want {
 				return
 			}
@@ -298,7 +300,7 @@ func (b *browser) signUp(name, email string) {
 func TestBrowserPages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t, e.URL)
 	b.signUp("Grace", "grace@example.com")
 	b.open("/missions")
 	b.do(
@@ -338,7 +340,7 @@ func TestBrowserPages(t *testing.T) {
 func TestBrowserInvitation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t, e.URL)
 	b.signUp("Owner", "owner@example.com")
 	b.do(chromedp.Click(chromedp.CSS(`.nav a[href^="/members"]`)))
 	b.until("the members page", `location.pathname === '/members' && document.querySelector('input[name=email]')`)
@@ -349,7 +351,7 @@ func TestBrowserInvitation(t *testing.T) {
 	)
 	b.until("the invitation link", `!document.getElementById('invitation').hidden`)
 	link := b.text(`#invitation code[data-field=url]`)
-	path, ok := strings.CutPrefix(link, e.cfg.PublicURL)
+	path, ok := strings.CutPrefix(link, e.Config.PublicURL)
 	if !ok || !strings.HasPrefix(path, "/invitations/") {
 		t.Fatalf("invitation link %q", link)
 	}
@@ -412,23 +414,23 @@ func (b *browser) acceptDialogs() func() []string {
 func TestBrowserLiveRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t, e.URL)
 	dialogs := b.acceptDialogs()
 	b.signUp("Lin", "lin@example.com")
 	fleet := b.eval(`document.body.dataset.fleet`)
-	c := e.client()
-	c.call("POST", "/api/auth/login", `{"email":"lin@example.com","password":"correct horse battery"}`, 200, nil)
+	c := e.Client()
+	c.Call("POST", "/api/auth/login", `{"email":"lin@example.com","password":"correct horse battery"}`, 200, nil)
 	q := "?fleet=" + fleet
 	var m idOnly
-	c.call("POST", "/api/missions"+q, `{"name":"Live","key":"LIV"}`, 201, &m)
-	c.call("POST", "/api/operations"+q, map[string]string{"title": "Tidy the README", "body": "tidy", "mission_id": m.ID,
+	c.Call("POST", "/api/missions"+q, `{"name":"Live","key":"LIV"}`, 201, &m)
+	c.Call("POST", "/api/operations"+q, map[string]string{"title": "Tidy the README", "body": "tidy", "mission_id": m.ID,
 		"assignee_type": "pilot", "assignee_id": "shell"}, 201, nil)
 	r, _ := e.enroll(c, fleet, wire.Profile{OS: "linux", Arch: "arm64", Hostname: "pi"})
 	status, cl := claim(r, "5")
 	if status != 200 {
 		t.Fatalf("claim: %d", status)
 	}
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 
 	b.open("/rovers" + q)
 	b.until("the rover busy on LIV-1", `document.querySelector('#rovers .rstatus').textContent === 'busy' && document.querySelector('#rovers').textContent.includes('LIV-1')`)
@@ -438,7 +440,7 @@ func TestBrowserLiveRun(t *testing.T) {
 	seq := int64(0)
 	send := func(typ, data string) {
 		seq++
-		r.call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken,
+		r.Call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken,
 			Events: []wire.Event{{Seq: seq, Type: typ, Data: []byte(data), At: time.Now()}}}, 200, nil)
 	}
 	send("text", `{"text":"Reading the README first."}`)
@@ -453,7 +455,7 @@ func TestBrowserLiveRun(t *testing.T) {
 	b.until("usage and cost", `document.querySelector('#op-runs .ev-usage').textContent.includes('5100 tokens in, 230 out') && document.querySelector('#op-runs .ev-usage').textContent.includes('$0.0215')`)
 	b.until("a Cancel button and no Retry", `document.querySelector('#op-side').textContent.includes('Cancel run') && !document.querySelector('#op-side').textContent.includes('Retry')`)
 
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "Tidied.",
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "Tidied.",
 		Artifact: &wire.Artifact{Diff: "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1,2 +1,2 @@\n # Title\n-teh end\n+the end\n",
 			Files: 1, Insertions: 1, Deletions: 1, Branch: cl.Branch}}, 200, nil)
 	b.until("the diff", `document.querySelector('#op-diff tr.l-del td.t') && document.querySelector('#op-diff tr.l-del td.t').textContent === 'teh end' && document.querySelector('#op-diff tr.l-add td.t').textContent === 'the end'`)

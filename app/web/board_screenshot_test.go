@@ -21,24 +21,24 @@ var screenshotFile = flag.String("screenshot", "", "write TestScreenshotBoard's 
 func TestScreenshotBoard(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client()
+	c := e.Client()
 	var signup struct{ Fleet idOnly }
-	c.call("POST", "/api/auth/signup", map[string]string{"email": "ada@example.com", "password": "correct horse battery",
+	c.Call("POST", "/api/auth/signup", map[string]string{"email": "ada@example.com", "password": "correct horse battery",
 		"name": "Ada Lovelace", "fleet_name": "Acme"}, 201, &signup)
 	fleet := signup.Fleet.ID
 	q := "?fleet=" + fleet
 	var web, mobile idOnly
-	c.call("POST", "/api/missions"+q, `{"name":"Website","key":"WEB"}`, 201, &web)
-	c.call("POST", "/api/missions"+q, `{"name":"Mobile app","key":"APP"}`, 201, &mobile)
+	c.Call("POST", "/api/missions"+q, `{"name":"Website","key":"WEB"}`, 201, &web)
+	c.Call("POST", "/api/missions"+q, `{"name":"Mobile app","key":"APP"}`, 201, &mobile)
 	for _, l := range []string{`{"name":"bug","color":"#d73a4a"}`, `{"name":"docs","color":"#0075ca"}`, `{"name":"feature","color":"#1a7f37"}`, `{"name":"chore","color":"#8250df"}`} {
-		c.call("POST", "/api/labels"+q, l, 201, nil)
+		c.Call("POST", "/api/labels"+q, l, 201, nil)
 	}
-	c.call("POST", "/api/pilots"+q, `{"name":"cc","kind":"claude","settings":{"model":"sonnet"}}`, 201, nil)
-	c.call("POST", "/api/pilots"+q, `{"name":"codex","kind":"codex"}`, 201, nil)
+	c.Call("POST", "/api/pilots"+q, `{"name":"cc","kind":"claude","settings":{"model":"sonnet"}}`, 201, nil)
+	c.Call("POST", "/api/pilots"+q, `{"name":"codex","kind":"codex"}`, 201, nil)
 	var members []struct {
 		UserID string `json:"user_id"`
 	}
-	c.call("GET", "/api/members"+q, nil, 200, &members)
+	c.Call("GET", "/api/members"+q, nil, 200, &members)
 	r, _ := e.enroll(c, fleet, wire.Profile{OS: "linux", Arch: "amd64", Hostname: "build-01", CPUs: 16, MemoryMB: 65536})
 
 	op := func(mission idOnly, title string, prio int, labels []string, assignee ...string) operationJSON {
@@ -47,7 +47,7 @@ func TestScreenshotBoard(t *testing.T) {
 			in["assignee_type"], in["assignee_id"] = assignee[0], assignee[1]
 		}
 		var out operationJSON
-		c.call("POST", "/api/operations"+q, in, 201, &out)
+		c.Call("POST", "/api/operations"+q, in, 201, &out)
 		return out
 	}
 	// run claims the oldest queued run and ends it as status says; "" leaves it running.
@@ -56,7 +56,7 @@ func TestScreenshotBoard(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("claim: %d", code)
 		}
-		r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+		r.Call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 		if status == "" {
 			return
 		}
@@ -66,10 +66,10 @@ func TestScreenshotBoard(t *testing.T) {
 		} else {
 			comp.Artifact = &wire.Artifact{Diff: "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", Files: 1, Insertions: 1, Deletions: 1, Branch: cl.Branch}
 		}
-		r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", comp, 200, nil)
+		r.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", comp, 200, nil)
 	}
 	setStatus := func(o operationJSON, status string) {
-		c.call("PATCH", "/api/operations/"+o.ID+q, map[string]string{"status": status}, 200, nil)
+		c.Call("PATCH", "/api/operations/"+o.ID+q, map[string]string{"status": status}, 200, nil)
 	}
 
 	op(web, "Write the onboarding guide", 2, []string{"docs"}, "user", members[0].UserID)
@@ -88,7 +88,7 @@ func TestScreenshotBoard(t *testing.T) {
 	setStatus(op(mobile, "Cache avatar images", 1, []string{"feature"}), "done")
 	setStatus(op(web, "Move to the old payments API", 0, nil), "canceled")
 
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t, e.URL)
 	b.open("/signin")
 	b.do(
 		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ada@example.com"),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover/wire"
 	"github.com/ufo-run/ufo/templates"
 )
@@ -20,17 +21,17 @@ import (
 const xssTitle = `<script>alert(1)</script>`
 
 // getPage fetches a board page as c and requires the status.
-func getPage(c *client, path string, want int) string {
-	c.t.Helper()
-	status, body, h := c.do("GET", path, nil)
+func getPage(c *webtest.Client, path string, want int) string {
+	c.T.Helper()
+	status, body, h := c.Do("GET", path, nil)
 	if status != want {
-		c.t.Fatalf("GET %s: status %d, want %d: %.2000s", path, status, want, body)
+		c.T.Fatalf("GET %s: status %d, want %d: %.2000s", path, status, want, body)
 	}
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		c.t.Fatalf("GET %s: Content-Type %q, want text/html", path, ct)
+		c.T.Fatalf("GET %s: Content-Type %q, want text/html", path, ct)
 	}
 	if !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") {
-		c.t.Fatalf("GET %s: no Content-Security-Policy limiting scripts: %q", path, h.Get("Content-Security-Policy"))
+		c.T.Fatalf("GET %s: no Content-Security-Policy limiting scripts: %q", path, h.Get("Content-Security-Policy"))
 	}
 	return string(body)
 }
@@ -53,18 +54,11 @@ func wantMissing(t *testing.T, where, body string, subs ...string) {
 	}
 }
 
-// noRedirects is a client that reports redirects instead of following them.
-func noRedirects(c *client) *client {
-	hc := *c.http
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &client{t: c.t, base: c.base, http: &hc}
-}
-
 // boardFleet is a fleet with something on every page: a mission, an
 // operation titled with markup, its sub-operation, relationship, message,
 // reaction and label, a crew, a rover and an invitation.
 type boardFleet struct {
-	c               *client
+	c               *webtest.Client
 	fleet, mission  string
 	op, sub         operationJSON
 	rover           wire.EnrollResponse
@@ -72,26 +66,26 @@ type boardFleet struct {
 }
 
 func (e *env) boardFleet(email string) boardFleet {
-	e.t.Helper()
-	c, fleet := e.signUp(email)
+	e.T.Helper()
+	c, fleet := e.SignUp(email)
 	f := boardFleet{c: c, fleet: fleet}
 	var m idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot <b>one</b>","key":"MSJ","repository":""}`, 201, &m)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot <b>one</b>","key":"MSJ","repository":""}`, 201, &m)
 	f.mission = m.ID
-	c.call("POST", "/api/labels?fleet="+fleet, `{"name":"bug","color":"#d73a4a"}`, 201, nil)
-	c.call("POST", "/api/operations?fleet="+fleet, map[string]any{"title": xssTitle, "body": `<img src=x onerror=alert(2)> body`,
+	c.Call("POST", "/api/labels?fleet="+fleet, `{"name":"bug","color":"#d73a4a"}`, 201, nil)
+	c.Call("POST", "/api/operations?fleet="+fleet, map[string]any{"title": xssTitle, "body": `<img src=x onerror=alert(2)> body`,
 		"mission_id": m.ID, "labels": []string{"bug", `<i>lbl</i>`}, "priority": 3, "issue_url": "javascript:alert(3)"}, 201, &f.op)
-	c.call("POST", "/api/operations/"+f.op.ID+"/sub-operations?fleet="+fleet, `{"title":"the sub <u>part</u>"}`, 201, &f.sub)
-	c.call("POST", "/api/operations/"+f.op.ID+"/relationships?fleet="+fleet, map[string]string{"to_id": f.sub.Code, "kind": "blocks"}, 201, nil)
-	c.call("POST", "/api/operations/"+f.op.ID+"/messages?fleet="+fleet, `{"body":"a message <em>with markup</em>"}`, 201, nil)
-	c.call("POST", "/api/operations/"+f.op.ID+"/reactions?fleet="+fleet, `{"emoji":"🚀"}`, 201, nil)
+	c.Call("POST", "/api/operations/"+f.op.ID+"/sub-operations?fleet="+fleet, `{"title":"the sub <u>part</u>"}`, 201, &f.sub)
+	c.Call("POST", "/api/operations/"+f.op.ID+"/relationships?fleet="+fleet, map[string]string{"to_id": f.sub.Code, "kind": "blocks"}, 201, nil)
+	c.Call("POST", "/api/operations/"+f.op.ID+"/messages?fleet="+fleet, `{"body":"a message <em>with markup</em>"}`, 201, nil)
+	c.Call("POST", "/api/operations/"+f.op.ID+"/reactions?fleet="+fleet, `{"emoji":"🚀"}`, 201, nil)
 	var pilots []struct{ ID, Name string }
-	c.call("GET", "/api/pilots?fleet="+fleet, nil, 200, &pilots)
-	c.call("POST", "/api/crews?fleet="+fleet, map[string]any{"name": "Night <crew>", "pilot_ids": []string{pilots[0].ID}}, 201, nil)
+	c.Call("GET", "/api/pilots?fleet="+fleet, nil, 200, &pilots)
+	c.Call("POST", "/api/crews?fleet="+fleet, map[string]any{"name": "Night <crew>", "pilot_ids": []string{pilots[0].ID}}, 201, nil)
 	_, f.rover = e.enroll(c, fleet, wire.Profile{OS: "linux", Arch: "amd64", Hostname: "host-<1>", CPUs: 8, MemoryMB: 16384, DiskFreeMB: 90000,
 		Git: "git version 2.43.0", Pilots: []wire.CLI{{Kind: "claude", Version: "2.0.1 <beta>"}}})
 	var inv struct{ Token string }
-	c.call("POST", "/api/invitations?fleet="+fleet, `{"email":"new@example.com","role":"member"}`, 201, &inv)
+	c.Call("POST", "/api/invitations?fleet="+fleet, `{"email":"new@example.com","role":"member"}`, 201, &inv)
 	f.invitationToken = inv.Token
 	return f
 }
@@ -157,8 +151,8 @@ func TestBoardFleetScoping(t *testing.T) {
 
 	// A member of both fleets switches with ?fleet=.
 	var inv struct{ Token string }
-	b.c.call("POST", "/api/invitations?fleet="+b.fleet, `{"email":"a@example.com","role":"member"}`, 201, &inv)
-	a.c.call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
+	b.c.Call("POST", "/api/invitations?fleet="+b.fleet, `{"email":"a@example.com","role":"member"}`, 201, &inv)
+	a.c.Call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
 	body = getPage(a.c, "/operations/"+b.op.ID+"?fleet="+b.fleet, 200)
 	wantContains(t, "b's operation as a member", body, b.op.ID, `<select name="fleet"`)
 	wantMissing(t, "b's page as a member", body, `data-api="/api/rovers/enrollment-codes"`) // members do not add rovers
@@ -169,7 +163,7 @@ func TestBoardFleetScoping(t *testing.T) {
 func TestBoardSignedOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	anon := noRedirects(e.client())
+	anon := e.Client().NoRedirects()
 	for path, want := range map[string]string{
 		"/":                               "/signin",
 		"/board?fleet=x&view=list":        "/signin?next=" + url.QueryEscape("/board?fleet=x&view=list"),
@@ -177,7 +171,7 @@ func TestBoardSignedOut(t *testing.T) {
 		"/settings":                       "/signin?next=%2Fsettings",
 		"/signin?next=%2F%2Fevil.example": "",
 	} {
-		status, _, h := anon.do("GET", path, nil)
+		status, _, h := anon.Do("GET", path, nil)
 		if want == "" {
 			if status != 200 {
 				t.Errorf("GET %s: status %d, want 200", path, status)
@@ -194,18 +188,18 @@ func TestBoardSignedOut(t *testing.T) {
 	wantContains(t, "sign-up", body, `data-api="/api/auth/signup"`, `data-next="/operations/MSJ-1"`)
 
 	for _, f := range []struct{ path, ctype string }{{"/static/board.css", "text/css"}, {"/static/board.js", "text/javascript"}} {
-		status, b, h := anon.do("GET", f.path, nil)
+		status, b, h := anon.Do("GET", f.path, nil)
 		if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), f.ctype) || len(b) < 1000 {
 			t.Errorf("GET %s: %d %q, %d bytes", f.path, status, h.Get("Content-Type"), len(b))
 		}
 	}
-	if status, _, _ := anon.do("GET", "/static/nothing.js", nil); status != 404 {
+	if status, _, _ := anon.Do("GET", "/static/nothing.js", nil); status != 404 {
 		t.Errorf("GET /static/nothing.js: %d, want 404", status)
 	}
 
 	// Signed in, the sign-in page moves on.
-	c, _ := e.signUp("in@example.com")
-	status, _, h := noRedirects(c).do("GET", "/signin?next=%2Fpilots", nil)
+	c, _ := e.SignUp("in@example.com")
+	status, _, h := c.NoRedirects().Do("GET", "/signin?next=%2Fpilots", nil)
 	if status != http.StatusSeeOther || h.Get("Location") != "/pilots" {
 		t.Errorf("signed-in GET /signin: %d to %q", status, h.Get("Location"))
 	}
@@ -215,7 +209,7 @@ func TestBoardSignedOut(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no versioned script URL in the board")
 	}
-	_, _, h = c.do("GET", m[0], nil)
+	_, _, h = c.Do("GET", m[0], nil)
 	if !strings.Contains(h.Get("Cache-Control"), "immutable") {
 		t.Errorf("versioned script: Cache-Control %q", h.Get("Cache-Control"))
 	}
@@ -228,16 +222,16 @@ func TestBoardInvitationPage(t *testing.T) {
 	e := newEnv(t)
 	f := e.boardFleet("owner@example.com")
 	link := "/invitations/" + f.invitationToken
-	anon := e.client()
+	anon := e.Client()
 	body := getPage(anon, link, 200)
 	next := strings.ReplaceAll(url.QueryEscape(link), "%2F", "%2f") // html/template writes lower-case escapes
 	wantContains(t, "signed out", body, "as member", "new@example.com", "/signup?next="+next, "/signin?next="+next)
 	wantMissing(t, "signed out", body, "/accept")
 
-	guest, _ := e.signUp("new@example.com")
+	guest, _ := e.SignUp("new@example.com")
 	body = getPage(guest, link, 200)
 	wantContains(t, "signed in", body, `data-api="/api/invitations/`+f.invitationToken+`/accept"`, "/board?fleet="+f.fleet)
-	guest.call("POST", "/api/invitations/"+f.invitationToken+"/accept", nil, 200, nil)
+	guest.Call("POST", "/api/invitations/"+f.invitationToken+"/accept", nil, 200, nil)
 	getPage(guest, "/board?fleet="+f.fleet, 200)
 
 	// Used, unknown or malformed: 404.
@@ -250,20 +244,20 @@ func TestBoardInvitationPage(t *testing.T) {
 func TestBoardFilters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("filters@example.com")
+	c, fleet := e.SignUp("filters@example.com")
 	var m1, m2 idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"One","key":"ONE"}`, 201, &m1)
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Two","key":"TWO"}`, 201, &m2)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"One","key":"ONE"}`, 201, &m1)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Two","key":"TWO"}`, 201, &m2)
 	var members []struct {
 		UserID string `json:"user_id"`
 	}
-	c.call("GET", "/api/members?fleet="+fleet, nil, 200, &members)
+	c.Call("GET", "/api/members?fleet="+fleet, nil, 200, &members)
 	mk := func(title, mission string, labels []string, prio int, user bool) {
 		in := map[string]any{"title": title, "mission_id": mission, "labels": labels, "priority": prio}
 		if user {
 			in["assignee_type"], in["assignee_id"] = "user", members[0].UserID
 		}
-		c.call("POST", "/api/operations?fleet="+fleet, in, 201, nil)
+		c.Call("POST", "/api/operations?fleet="+fleet, in, 201, nil)
 	}
 	mk("alpha task", m1.ID, []string{"docs"}, 1, false)
 	mk("beta task", m1.ID, []string{"bug"}, 4, true)
@@ -307,11 +301,11 @@ func TestBoardFilters(t *testing.T) {
 func TestBoardRunView(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("runs@example.com")
+	c, fleet := e.SignUp("runs@example.com")
 	var m idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Runs","key":"RUN"}`, 201, &m)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Runs","key":"RUN"}`, 201, &m)
 	var op operationJSON
-	c.call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": "make hello", "body": "echo hello > HELLO.md",
+	c.Call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": "make hello", "body": "echo hello > HELLO.md",
 		"mission_id": m.ID, "assignee_type": "pilot", "assignee_id": "shell"}, 201, &op)
 	path := "/operations/" + op.Code + "?fleet=" + fleet
 	body := getPage(c, path, 200)
@@ -323,7 +317,7 @@ func TestBoardRunView(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("claim: %d", status)
 	}
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 	events := []wire.Event{
 		{Seq: 1, Type: "status", Data: []byte(`{"message":"work dir ready on branch ufo/RUN-1-make-hello"}`)},
 		{Seq: 2, Type: "text", Data: []byte(`{"text":"I will write <HELLO.md>"}`)},
@@ -336,14 +330,14 @@ func TestBoardRunView(t *testing.T) {
 	for i := range events {
 		events[i].At = time.Now()
 	}
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events}, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: events}, 200, nil)
 	body = getPage(c, path, 200)
 	wantContains(t, "running", body, "I will write &lt;HELLO.md&gt;", `<span class="tool">Bash</span>`, "echo hello &gt; HELLO.md",
 		"done &lt;ok&gt;", `ev-tool err`, "no such file", "1200 tokens in, 34 out", "$0.0123", "Cancel run", "data-runs=\""+cl.RunID+"\"")
 
 	diff := "diff --git a/HELLO.md b/HELLO.md\nnew file mode 100644\nindex 0000000..ce01362\n--- /dev/null\n+++ b/HELLO.md\n@@ -0,0 +1 @@\n+hello <world>\n" +
 		"diff --git a/README.md b/README.md\nindex 1111111..2222222 100644\n--- a/README.md\n+++ b/README.md\n@@ -3,2 +3,2 @@ intro\n keep\n-old line\n+new line\n"
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded",
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded",
 		FinalMessage: "Wrote HELLO.md", Usage: &wire.Usage{InputTokens: 1200, OutputTokens: 34, CostUSD: 0.0123},
 		Artifact: &wire.Artifact{Diff: diff, Files: 2, Insertions: 2, Deletions: 1, Branch: "ufo/RUN-1-make-hello", BaseBranch: "main", HeadCommit: "0123456789abcdef"}}, 200, nil)
 	body = getPage(c, path, 200)
@@ -363,7 +357,7 @@ func TestBoardGetChangesNothing(t *testing.T) {
 	f := e.boardFleet("get@example.com")
 	feed := func() int {
 		var evs []struct{ ID int64 }
-		f.c.call("GET", "/api/events?fleet="+f.fleet+"&limit=200", nil, 200, &evs)
+		f.c.Call("GET", "/api/events?fleet="+f.fleet+"&limit=200", nil, 200, &evs)
 		return len(evs)
 	}
 	before := feed()
@@ -423,9 +417,9 @@ func TestBoardTemplatesRequired(t *testing.T) {
 func TestBoardLiveFeedPosition(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("live@example.com")
+	c, fleet := e.SignUp("live@example.com")
 	var evs []struct{ ID int64 }
-	c.call("GET", "/api/events?fleet="+fleet+"&limit=200", nil, 200, &evs)
+	c.Call("GET", "/api/events?fleet="+fleet+"&limit=200", nil, 200, &evs)
 	if len(evs) == 0 {
 		t.Fatal("a new fleet has no feed rows")
 	}
@@ -438,7 +432,7 @@ func TestBoardLiveFeedPosition(t *testing.T) {
 func TestBoardSettingsConnections(t *testing.T) {
 	t.Parallel()
 	off := newEnv(t)
-	c, fleet := off.signUp("off@example.com")
+	c, fleet := off.SignUp("off@example.com")
 	body := getPage(c, "/settings?fleet="+fleet, 200)
 	if n := strings.Count(body, "not configured"); n != 2 {
 		t.Errorf("with nothing set up: %d services not configured, want 2", n)
@@ -448,7 +442,7 @@ func TestBoardSettingsConnections(t *testing.T) {
 	on := newEnv(t, func(cfg *web.Config) {
 		cfg.Connections = []web.Connection{{Name: "GitHub", Configured: true}, {Name: "Slack", Configured: true}}
 	})
-	c, fleet = on.signUp("on@example.com")
+	c, fleet = on.SignUp("on@example.com")
 	body = getPage(c, "/settings?fleet="+fleet, 200)
 	wantMissing(t, "on", body, "not configured", "UFO_GITHUB_APP_ID")
 	wantContains(t, "on", body, "http://ufo.test/github/setup", `data-api="/api/slack/link-codes"`)
@@ -458,15 +452,15 @@ func TestBoardSettingsConnections(t *testing.T) {
 	withManifest := newEnv(t, func(cfg *web.Config) {
 		cfg.Connections = []web.Connection{{Name: "GitHub", Manifest: manifest}, {Name: "Slack"}}
 	})
-	c, fleet = withManifest.signUp("manifest@example.com")
+	c, fleet = withManifest.SignUp("manifest@example.com")
 	body = getPage(c, "/settings?fleet="+fleet, 200)
 	wantContains(t, "manifest", body, "/settings/manifests/GitHub?fleet="+fleet)
 	wantMissing(t, "manifest", body, "/settings/manifests/Slack")
-	status, got, h := c.do("GET", "/settings/manifests/GitHub?fleet="+fleet, nil)
+	status, got, h := c.Do("GET", "/settings/manifests/GitHub?fleet="+fleet, nil)
 	if status != 200 || string(got) != string(manifest) || !strings.Contains(h.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("manifest download: %d %q %v", status, got, h)
 	}
-	if status, _, _ := c.do("GET", "/settings/manifests/Slack?fleet="+fleet, nil); status != 404 {
+	if status, _, _ := c.Do("GET", "/settings/manifests/Slack?fleet="+fleet, nil); status != 404 {
 		t.Fatalf("a missing manifest answered %d, want 404", status)
 	}
 }

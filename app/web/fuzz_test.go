@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover/wire"
 )
 
@@ -61,8 +62,8 @@ func FuzzAPIBodies(f *testing.F) {
 	owner, fleet, mission, pilot := e.setup("fuzz@example.com")
 	var label idOnly
 	var me struct{ User idOnly }
-	owner.call("POST", "/api/labels?fleet="+fleet, `{"name":"bug"}`, 201, &label)
-	owner.call("GET", "/api/me", nil, 200, &me)
+	owner.Call("POST", "/api/labels?fleet="+fleet, `{"name":"bug"}`, 201, &label)
+	owner.Call("GET", "/api/me", nil, 200, &me)
 	rv, _ := e.enroll(owner, fleet, wire.Profile{OS: "linux", Pilots: []wire.CLI{{Kind: "exec"}}})
 	ids := map[string]string{"{fleet}": fleet, "{mission}": mission, "{pilot}": pilot, "{label}": label.ID, "{user}": me.User.ID}
 	var held wire.Claim
@@ -70,8 +71,8 @@ func FuzzAPIBodies(f *testing.F) {
 	// always have a live run to speak about. Inside the fuzz function only
 	// t may fail, so the clients are made for the caller's t.
 	arm := func(t testing.TB) {
-		o := &client{t: t, base: owner.base, http: owner.http}
-		r := &client{t: t, base: rv.base, http: rv.http, token: rv.token}
+		o := &webtest.Client{T: t, Base: owner.Base, HTTP: owner.HTTP}
+		r := &webtest.Client{T: t, Base: rv.Base, HTTP: rv.HTTP, Token: rv.Token}
 		op := e.assign(o, fleet, mission, pilot, "fuzzed")
 		ids["{op}"] = op.ID
 		status, cl := claim(r, "1")
@@ -89,11 +90,11 @@ func FuzzAPIBodies(f *testing.F) {
 		for k, v := range ids {
 			path, raw = strings.ReplaceAll(path, k, v), strings.ReplaceAll(raw, k, v)
 		}
-		c := &client{t: t, base: owner.base, http: owner.http}
+		c := &webtest.Client{T: t, Base: owner.Base, HTTP: owner.HTTP}
 		if rt.rover {
-			c = &client{t: t, base: rv.base, http: rv.http, token: rv.token}
+			c = &webtest.Client{T: t, Base: rv.Base, HTTP: rv.HTTP, Token: rv.Token}
 		}
-		status, answer, _ := c.do(rt.method, path, raw)
+		status, answer, _ := c.Do(rt.method, path, raw)
 		if status >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", rt.method, path, raw, status, answer)
 		}
@@ -109,7 +110,7 @@ func FuzzAPIBodies(f *testing.F) {
 		var run struct {
 			Status string `json:"status"`
 		}
-		if st, b, _ := (&client{t: t, base: owner.base, http: owner.http}).do("GET", fmt.Sprintf("/api/runs/%s?fleet=%s", held.RunID, fleet), nil); st == http.StatusOK {
+		if st, b, _ := (&webtest.Client{T: t, Base: owner.Base, HTTP: owner.HTTP}).Do("GET", fmt.Sprintf("/api/runs/%s?fleet=%s", held.RunID, fleet), nil); st == http.StatusOK {
 			if json.Unmarshal(b, &run) == nil && run.Status != "claimed" && run.Status != "running" {
 				arm(t)
 			}

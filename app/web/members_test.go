@@ -12,7 +12,7 @@ import (
 func TestInvitationsAndRoles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	owner, fleet := e.signUp("owner@example.com")
+	owner, fleet := e.SignUp("owner@example.com")
 	f := "?fleet=" + fleet
 	var inv struct {
 		ID    string `json:"id"`
@@ -20,36 +20,36 @@ func TestInvitationsAndRoles(t *testing.T) {
 		URL   string `json:"url"`
 		Role  string `json:"role"`
 	}
-	owner.call("POST", "/api/invitations"+f, `{"email":"friend@example.com"}`, 201, &inv)
+	owner.Call("POST", "/api/invitations"+f, `{"email":"friend@example.com"}`, 201, &inv)
 	if inv.Token == "" || !strings.HasPrefix(inv.URL, "http://ufo.test/invitations/") || inv.Role != "member" {
 		t.Fatalf("invitation = %+v", inv)
 	}
 	var listed []map[string]any
-	owner.call("GET", "/api/invitations"+f, nil, 200, &listed)
+	owner.Call("GET", "/api/invitations"+f, nil, 200, &listed)
 	if len(listed) != 1 || listed[0]["token"] != nil {
 		t.Fatalf("invitation list = %v (the token must not be listed)", listed)
 	}
-	friend, _ := e.signUp("friend@example.com")
-	friend.wantError("GET", "/api/missions"+f, nil, 404, "not_found")
-	friend.call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
-	stranger, _ := e.signUp("stranger@example.com")
-	stranger.wantError("POST", "/api/invitations/"+inv.Token+"/accept", nil, 404, "not_found")
-	e.client().wantError("POST", "/api/invitations/"+inv.Token+"/accept", nil, 401, "unauthorized")
+	friend, _ := e.SignUp("friend@example.com")
+	friend.WantError("GET", "/api/missions"+f, nil, 404, "not_found")
+	friend.Call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
+	stranger, _ := e.SignUp("stranger@example.com")
+	stranger.WantError("POST", "/api/invitations/"+inv.Token+"/accept", nil, 404, "not_found")
+	e.Client().WantError("POST", "/api/invitations/"+inv.Token+"/accept", nil, 401, "unauthorized")
 
 	// A member works on operations but cannot manage the fleet.
 	var mission idOnly
-	owner.call("POST", "/api/missions"+f, `{"name":"Team","key":"TM"}`, 201, &mission)
-	friend.call("GET", "/api/missions"+f, nil, 200, nil)
-	friend.call("POST", "/api/operations"+f, map[string]string{"title": "mine", "mission_id": mission.ID}, 201, nil)
-	friend.wantError("POST", "/api/missions"+f, `{"name":"X","key":"XX"}`, 403, "forbidden")
-	friend.wantError("POST", "/api/pilots"+f, `{"name":"x","kind":"claude"}`, 403, "forbidden")
-	friend.wantError("POST", "/api/rovers/enrollment-codes"+f, `{}`, 403, "forbidden")
+	owner.Call("POST", "/api/missions"+f, `{"name":"Team","key":"TM"}`, 201, &mission)
+	friend.Call("GET", "/api/missions"+f, nil, 200, nil)
+	friend.Call("POST", "/api/operations"+f, map[string]string{"title": "mine", "mission_id": mission.ID}, 201, nil)
+	friend.WantError("POST", "/api/missions"+f, `{"name":"X","key":"XX"}`, 403, "forbidden")
+	friend.WantError("POST", "/api/pilots"+f, `{"name":"x","kind":"claude"}`, 403, "forbidden")
+	friend.WantError("POST", "/api/rovers/enrollment-codes"+f, `{}`, 403, "forbidden")
 
 	var members []struct {
 		UserID string `json:"user_id"`
 		Role   string `json:"role"`
 	}
-	owner.call("GET", "/api/members"+f, nil, 200, &members)
+	owner.Call("GET", "/api/members"+f, nil, 200, &members)
 	if len(members) != 2 {
 		t.Fatalf("members = %+v", members)
 	}
@@ -61,13 +61,13 @@ func TestInvitationsAndRoles(t *testing.T) {
 			friendID = m.UserID
 		}
 	}
-	owner.wantError("PATCH", "/api/members/"+ownerID+f, `{"role":"member"}`, 409, "conflict")
-	owner.call("PATCH", "/api/members/"+friendID+f, `{"role":"admin"}`, 204, nil)
-	friend.call("POST", "/api/missions"+f, `{"name":"X","key":"XX"}`, 201, nil)
-	friend.wantError("PATCH", "/api/members/"+friendID+f, `{"role":"owner"}`, 403, "forbidden")
-	owner.wantError("DELETE", "/api/members/"+ownerID+f, nil, 409, "conflict")
-	owner.call("DELETE", "/api/members/"+friendID+f, nil, 204, nil)
-	friend.wantError("GET", "/api/missions"+f, nil, 404, "not_found")
+	owner.WantError("PATCH", "/api/members/"+ownerID+f, `{"role":"member"}`, 409, "conflict")
+	owner.Call("PATCH", "/api/members/"+friendID+f, `{"role":"admin"}`, 204, nil)
+	friend.Call("POST", "/api/missions"+f, `{"name":"X","key":"XX"}`, 201, nil)
+	friend.WantError("PATCH", "/api/members/"+friendID+f, `{"role":"owner"}`, 403, "forbidden")
+	owner.WantError("DELETE", "/api/members/"+ownerID+f, nil, 409, "conflict")
+	owner.Call("DELETE", "/api/members/"+friendID+f, nil, 204, nil)
+	friend.WantError("GET", "/api/missions"+f, nil, 404, "not_found")
 }
 
 // TestCrewsAndAssignment: a crew with a pilot dispatches to it; a crew of
@@ -75,78 +75,78 @@ func TestInvitationsAndRoles(t *testing.T) {
 func TestCrewsAndAssignment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("crew@example.com")
+	c, fleet := e.SignUp("crew@example.com")
 	f := "?fleet=" + fleet
 	var me struct {
 		User idOnly `json:"user"`
 	}
-	c.call("GET", "/api/me", nil, 200, &me)
+	c.Call("GET", "/api/me", nil, 200, &me)
 	var mission, pilot, withPilot, humans idOnly
-	c.call("POST", "/api/missions"+f, `{"name":"Crew","key":"CRW"}`, 201, &mission)
-	c.call("POST", "/api/pilots"+f, `{"name":"cc","kind":"claude","settings":{"model":"opus","max_turns":5}}`, 201, &pilot)
-	c.call("POST", "/api/crews"+f, fmt.Sprintf(`{"name":"bots","pilot_ids":["%s"],"user_ids":["%s"]}`, pilot.ID, me.User.ID), 201, &withPilot)
-	c.call("POST", "/api/crews"+f, fmt.Sprintf(`{"name":"humans","user_ids":["%s"]}`, me.User.ID), 201, &humans)
+	c.Call("POST", "/api/missions"+f, `{"name":"Crew","key":"CRW"}`, 201, &mission)
+	c.Call("POST", "/api/pilots"+f, `{"name":"cc","kind":"claude","settings":{"model":"opus","max_turns":5}}`, 201, &pilot)
+	c.Call("POST", "/api/crews"+f, fmt.Sprintf(`{"name":"bots","pilot_ids":["%s"],"user_ids":["%s"]}`, pilot.ID, me.User.ID), 201, &withPilot)
+	c.Call("POST", "/api/crews"+f, fmt.Sprintf(`{"name":"humans","user_ids":["%s"]}`, me.User.ID), 201, &humans)
 
 	var op operationJSON
-	c.call("POST", "/api/operations"+f, map[string]string{"title": "crew work", "mission_id": mission.ID, "assignee_type": "crew", "assignee_id": withPilot.ID}, 201, &op)
+	c.Call("POST", "/api/operations"+f, map[string]string{"title": "crew work", "mission_id": mission.ID, "assignee_type": "crew", "assignee_id": withPilot.ID}, 201, &op)
 	if op.Status != "queued" {
 		t.Fatalf("assigned to a crew with a pilot: %s, want queued", op.Status)
 	}
 	var human operationJSON
-	c.call("POST", "/api/operations"+f, map[string]string{"title": "human work", "mission_id": mission.ID, "assignee_type": "crew", "assignee_id": humans.ID}, 201, &human)
+	c.Call("POST", "/api/operations"+f, map[string]string{"title": "human work", "mission_id": mission.ID, "assignee_type": "crew", "assignee_id": humans.ID}, 201, &human)
 	if human.Status != "backlog" {
 		t.Fatalf("assigned to a human crew: %s, want backlog", human.Status)
 	}
-	c.call("POST", "/api/operations"+f, map[string]string{"title": "for me", "mission_id": mission.ID, "assignee_type": "user", "assignee_id": me.User.ID}, 201, &human)
+	c.Call("POST", "/api/operations"+f, map[string]string{"title": "for me", "mission_id": mission.ID, "assignee_type": "user", "assignee_id": me.User.ID}, 201, &human)
 	if human.Status != "backlog" {
 		t.Fatalf("assigned to a person: %s, want backlog", human.Status)
 	}
 	// Un-assign: the queued run is canceled and the operation returns to backlog.
-	c.call("PATCH", "/api/operations/"+op.ID+f, `{"assignee_type":"","assignee_id":null}`, 200, &op)
+	c.Call("PATCH", "/api/operations/"+op.ID+f, `{"assignee_type":"","assignee_id":null}`, 200, &op)
 	if op.Status != "backlog" {
 		t.Fatalf("after un-assign: %s", op.Status)
 	}
 	var runs []runJSON
-	c.call("GET", "/api/runs"+f+"&operation="+op.ID, nil, 200, &runs)
+	c.Call("GET", "/api/runs"+f+"&operation="+op.ID, nil, 200, &runs)
 	if len(runs) != 1 || runs[0].Status != "canceled" {
 		t.Fatalf("runs after un-assign = %+v", runs)
 	}
 	// Assign to the pilot by name, then retry is refused while a run is active.
-	c.call("PATCH", "/api/operations/"+op.ID+f, `{"assignee_type":"pilot","assignee_id":"cc"}`, 200, &op)
+	c.Call("PATCH", "/api/operations/"+op.ID+f, `{"assignee_type":"pilot","assignee_id":"cc"}`, 200, &op)
 	if op.Status != "queued" {
 		t.Fatalf("after assign: %s", op.Status)
 	}
-	c.wantError("POST", "/api/operations/"+op.ID+"/retry"+f, nil, 409, "conflict")
+	c.WantError("POST", "/api/operations/"+op.ID+"/retry"+f, nil, 409, "conflict")
 	// Moving it to done cancels the queued run.
-	c.call("PATCH", "/api/operations/"+op.ID+f, `{"status":"done"}`, 200, &op)
-	c.call("GET", "/api/runs"+f+"&operation="+op.ID+"&status=queued", nil, 200, &runs)
+	c.Call("PATCH", "/api/operations/"+op.ID+f, `{"status":"done"}`, 200, &op)
+	c.Call("GET", "/api/runs"+f+"&operation="+op.ID+"&status=queued", nil, 200, &runs)
 	if op.Status != "done" || len(runs) != 0 {
 		t.Fatalf("after done: %s with %d queued runs", op.Status, len(runs))
 	}
-	c.call("POST", "/api/operations/"+op.ID+"/retry"+f, nil, 200, &op)
+	c.Call("POST", "/api/operations/"+op.ID+"/retry"+f, nil, 200, &op)
 	if op.Status != "queued" {
 		t.Fatalf("after retry: %s", op.Status)
 	}
 
 	// Sub-operations inherit the mission; relationships and reactions round-trip.
 	var sub operationJSON
-	c.call("POST", "/api/operations/CRW-1/sub-operations"+f, `{"title":"part one"}`, 201, &sub)
+	c.Call("POST", "/api/operations/CRW-1/sub-operations"+f, `{"title":"part one"}`, 201, &sub)
 	if sub.ParentID == nil || *sub.ParentID != op.ID || sub.Code != "CRW-4" {
 		t.Fatalf("sub-operation = %+v", sub)
 	}
 	var subs []operationJSON
-	c.call("GET", "/api/operations/CRW-1/sub-operations"+f, nil, 200, &subs)
+	c.Call("GET", "/api/operations/CRW-1/sub-operations"+f, nil, 200, &subs)
 	if len(subs) != 1 {
 		t.Fatalf("sub-operations = %+v", subs)
 	}
-	c.call("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-2","kind":"blocks"}`, 201, nil)
-	c.wantError("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-2","kind":"blocks"}`, 409, "conflict")
-	c.wantError("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-1","kind":"blocks"}`, 400, "invalid")
+	c.Call("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-2","kind":"blocks"}`, 201, nil)
+	c.WantError("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-2","kind":"blocks"}`, 409, "conflict")
+	c.WantError("POST", "/api/operations/CRW-1/relationships"+f, `{"to_id":"CRW-1","kind":"blocks"}`, 400, "invalid")
 	var rels []struct{ Kind string }
-	c.call("GET", "/api/operations/CRW-2/relationships"+f, nil, 200, &rels)
+	c.Call("GET", "/api/operations/CRW-2/relationships"+f, nil, 200, &rels)
 	if len(rels) != 1 || rels[0].Kind != "blocks" {
 		t.Fatalf("relationships = %+v", rels)
 	}
-	c.call("POST", "/api/operations/CRW-1/reactions"+f, `{"emoji":"rocket"}`, 201, nil)
-	c.wantError("POST", "/api/operations/CRW-1/reactions"+f, `{"emoji":"rocket"}`, 409, "conflict")
+	c.Call("POST", "/api/operations/CRW-1/reactions"+f, `{"emoji":"rocket"}`, 201, nil)
+	c.WantError("POST", "/api/operations/CRW-1/reactions"+f, `{"emoji":"rocket"}`, 409, "conflict")
 }

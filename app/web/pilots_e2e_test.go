@@ -3,12 +3,14 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/pilot/pilottest"
 	"github.com/ufo-run/ufo/rover/wire"
@@ -54,15 +56,15 @@ type runDetail struct {
 }
 
 // waitRuns waits until the operation has n runs and the newest is finished.
-func waitRuns(t *testing.T, c *client, fleet, op string, n int) runDetail {
+func waitRuns(t *testing.T, c *webtest.Client, fleet, op string, n int) runDetail {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		var runs []runJSON
-		c.call("GET", "/api/runs?fleet="+fleet+"&operation="+op, nil, 200, &runs)
+		c.Call("GET", "/api/runs?fleet="+fleet+"&operation="+op, nil, 200, &runs)
 		if len(runs) >= n && (runs[0].Status == "succeeded" || runs[0].Status == "failed" || runs[0].Status == "canceled") {
 			var r runDetail
-			c.call("GET", "/api/runs/"+runs[0].ID+"?fleet="+fleet, nil, 200, &r)
+			c.Call("GET", "/api/runs/"+runs[0].ID+"?fleet="+fleet, nil, 200, &r)
 			return r
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -73,15 +75,15 @@ func waitRuns(t *testing.T, c *client, fleet, op string, n int) runDetail {
 
 // startLocalRover runs an in-process rover for the fleet with the given
 // pilot environment until the test ends.
-func (e *env) startLocalRover(t *testing.T, c *client, fleet string, environ []string, bins map[string]string) context.CancelFunc {
+func (e *env) startLocalRover(t *testing.T, c *webtest.Client, fleet string, environ []string, bins map[string]string) context.CancelFunc {
 	var code struct{ Code string }
-	c.call("POST", "/api/rovers/enrollment-codes?fleet="+fleet, `{}`, 201, &code)
+	c.Call("POST", "/api/rovers/enrollment-codes?fleet="+fleet, `{}`, 201, &code)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		err := rover.Run(ctx, rover.Config{
-			Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Logger: testLogger(t),
+			Server: e.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Logger: webtest.Logger(t, slog.LevelWarn),
 			Environ: environ, PilotBinaries: bins,
 			Detect: func(context.Context) []wire.CLI {
 				return []wire.CLI{{Kind: "claude"}, {Kind: "codex"}, {Kind: "exec"}}
@@ -110,7 +112,7 @@ func TestRealPilotsThroughRover(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			c, fleet := e.signUp(kind + "@example.com")
+			c, fleet := e.SignUp(kind + "@example.com")
 			f := "?fleet=" + fleet
 			home := t.TempDir()
 			var environ []string
@@ -128,12 +130,12 @@ func TestRealPilotsThroughRover(t *testing.T) {
 			}
 			environ = append(environ, "GIT_AUTHOR_NAME=x") // the rover's own environment passes through
 			var mission, pilot idOnly
-			c.call("POST", "/api/missions"+f, map[string]string{"name": "Real", "key": "REAL", "repository": bareRepo(t)}, 201, &mission)
-			c.call("POST", "/api/pilots"+f, map[string]any{"name": "agent", "kind": kind, "settings": settings}, 201, &pilot)
+			c.Call("POST", "/api/missions"+f, map[string]string{"name": "Real", "key": "REAL", "repository": bareRepo(t)}, 201, &mission)
+			c.Call("POST", "/api/pilots"+f, map[string]any{"name": "agent", "kind": kind, "settings": settings}, 201, &pilot)
 			stop := e.startLocalRover(t, c, fleet, environ, bins)
 
 			var op operationJSON
-			c.call("POST", "/api/operations"+f, map[string]string{"title": "Write hello", "body": "Please write hello.txt", "mission_id": mission.ID,
+			c.Call("POST", "/api/operations"+f, map[string]string{"title": "Write hello", "body": "Please write hello.txt", "mission_id": mission.ID,
 				"assignee_type": "pilot", "assignee_id": pilot.ID}, 201, &op)
 			first := waitRuns(t, c, fleet, op.ID, 1)
 			if first.Status != "succeeded" || first.FinalMessage != script.Final || first.SessionID == "" {
@@ -144,7 +146,7 @@ func TestRealPilotsThroughRover(t *testing.T) {
 				t.Fatalf("first artifact = %+v", first.Artifact)
 			}
 			var evs []runEvent
-			c.call("GET", "/api/runs/"+first.ID+"/events"+f, nil, 200, &evs)
+			c.Call("GET", "/api/runs/"+first.ID+"/events"+f, nil, 200, &evs)
 			seen := map[string]bool{}
 			for i, ev := range evs {
 				if ev.Seq != int64(i+1) {
@@ -168,7 +170,7 @@ func TestRealPilotsThroughRover(t *testing.T) {
 			}
 
 			// A message on the operation in review resumes the session on the branch.
-			c.call("POST", "/api/operations/"+op.ID+"/messages"+f, `{"body":"Is hello.txt still there?"}`, 201, nil)
+			c.Call("POST", "/api/operations/"+op.ID+"/messages"+f, `{"body":"Is hello.txt still there?"}`, 201, nil)
 			second := waitRuns(t, c, fleet, op.ID, 2)
 			if second.Status != "succeeded" || !second.FollowUp || second.FinalMessage != script.FollowUp || second.SessionID != first.SessionID {
 				t.Fatalf("follow-up run = %+v (first session %s)", second, first.SessionID)
@@ -193,16 +195,16 @@ func TestRealPilotsThroughRover(t *testing.T) {
 				brokenSettings = map[string]any{"model": pilottest.CodexModel, "extra_args": broken.CodexArgs()}
 			}
 			var badPilot idOnly
-			c.call("POST", "/api/pilots"+f, map[string]any{"name": "broken", "kind": kind, "settings": brokenSettings}, 201, &badPilot)
+			c.Call("POST", "/api/pilots"+f, map[string]any{"name": "broken", "kind": kind, "settings": brokenSettings}, 201, &badPilot)
 			e.startLocalRover(t, c, fleet, brokenEnv, bins)
 			var bad operationJSON
-			c.call("POST", "/api/operations"+f, map[string]string{"title": "Fail", "body": "x", "mission_id": mission.ID,
+			c.Call("POST", "/api/operations"+f, map[string]string{"title": "Fail", "body": "x", "mission_id": mission.ID,
 				"assignee_type": "pilot", "assignee_id": badPilot.ID}, 201, &bad)
 			failed := waitRuns(t, c, fleet, bad.ID, 1)
 			if failed.Status != "failed" || failed.Failure != "model_error" {
 				t.Fatalf("run against a failing model = %+v", failed)
 			}
-			c.call("GET", "/api/runs/"+failed.ID+"/events"+f, nil, 200, &evs)
+			c.Call("GET", "/api/runs/"+failed.ID+"/events"+f, nil, 200, &evs)
 			status := map[string]string{"claude": "529", "codex": "503"}[kind]
 			found := false
 			for _, ev := range evs {

@@ -12,52 +12,53 @@ import (
 	"time"
 
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover/wire"
 )
 
 // enroll makes an enrollment code as c (an admin of fleet) and trades it for
 // a rover client.
-func (e *env) enroll(c *client, fleet string, profile wire.Profile) (*client, wire.EnrollResponse) {
-	e.t.Helper()
+func (e *env) enroll(c *webtest.Client, fleet string, profile wire.Profile) (*webtest.Client, wire.EnrollResponse) {
+	e.T.Helper()
 	var code struct {
 		Code      string    `json:"code"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
-	c.call("POST", "/api/rovers/enrollment-codes?fleet="+fleet, `{"name":"","tags":["linux"]}`, 201, &code)
+	c.Call("POST", "/api/rovers/enrollment-codes?fleet="+fleet, `{"name":"","tags":["linux"]}`, 201, &code)
 	if code.Code == "" || time.Until(code.ExpiresAt) > 15*time.Minute || time.Until(code.ExpiresAt) < 14*time.Minute {
-		e.t.Fatalf("enrollment code = %+v, want a code expiring in 15 minutes", code)
+		e.T.Fatalf("enrollment code = %+v, want a code expiring in 15 minutes", code)
 	}
-	r := e.client()
+	r := e.Client()
 	var out wire.EnrollResponse
-	r.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: "r", Profile: profile}, 201, &out)
-	r.token = out.Token
+	r.Call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: "r", Profile: profile}, 201, &out)
+	r.Token = out.Token
 	// A code works once.
-	e.client().wantError("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code}, 401, "unauthorized")
+	e.Client().WantError("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code}, 401, "unauthorized")
 	return r, out
 }
 
 // setup makes a fleet with a mission and an exec pilot.
-func (e *env) setup(email string) (c *client, fleet, mission, pilot string) {
-	c, fleet = e.signUp(email)
+func (e *env) setup(email string) (c *webtest.Client, fleet, mission, pilot string) {
+	c, fleet = e.SignUp(email)
 	var m, p idOnly
-	c.call("POST", "/api/missions?fleet="+fleet, `{"name":"Rovers","key":"ROV"}`, 201, &m)
-	c.call("POST", "/api/pilots?fleet="+fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Rovers","key":"ROV"}`, 201, &m)
+	c.Call("POST", "/api/pilots?fleet="+fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
 	return c, fleet, m.ID, p.ID
 }
 
-func (e *env) assign(c *client, fleet, mission, pilot, title string) operationJSON {
+func (e *env) assign(c *webtest.Client, fleet, mission, pilot, title string) operationJSON {
 	var op operationJSON
-	c.call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": title, "body": "echo hi", "mission_id": mission,
+	c.Call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": title, "body": "echo hi", "mission_id": mission,
 		"assignee_type": "pilot", "assignee_id": pilot}, 201, &op)
 	return op
 }
 
-func claim(r *client, wait string) (int, wire.Claim) {
-	status, b, _ := r.do("POST", "/api/rover/claim?wait="+wait, "{}")
+func claim(r *webtest.Client, wait string) (int, wire.Claim) {
+	status, b, _ := r.Do("POST", "/api/rover/claim?wait="+wait, "{}")
 	var c wire.Claim
 	if status == 200 {
 		if err := json.Unmarshal(b, &c); err != nil {
-			r.t.Fatal(err)
+			r.T.Fatal(err)
 		}
 	}
 	return status, c
@@ -69,13 +70,13 @@ func TestRoverRunLifecycle(t *testing.T) {
 	c, fleet, mission, pilot := e.setup("life@example.com")
 	f := "?fleet=" + fleet
 	r, reg := e.enroll(c, fleet, wire.Profile{OS: "linux", Hostname: "box", Pilots: []wire.CLI{{Kind: "exec"}}})
-	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
+	r.Call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
 		Pilots: []wire.CLI{{Kind: "exec"}, {Kind: "claude", Version: "2.1.0"}}}}, 200, nil)
 	// A rover reporting the claude CLI makes a claude pilot available, once.
-	r.call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
+	r.Call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Hostname: "box", CPUs: 2,
 		Pilots: []wire.CLI{{Kind: "exec"}, {Kind: "claude", Version: "2.1.0"}}}}, 200, nil)
 	var pilots []struct{ Name, Kind string }
-	c.call("GET", "/api/pilots"+f, nil, 200, &pilots)
+	c.Call("GET", "/api/pilots"+f, nil, 200, &pilots)
 	claudes := 0
 	for _, p := range pilots {
 		if p.Kind == "claude" {
@@ -97,11 +98,11 @@ func TestRoverRunLifecycle(t *testing.T) {
 		t.Fatalf("claim = %d %+v", status, cl)
 	}
 	base := "/api/rover/runs/" + cl.RunID
-	r.wantError("POST", base+"/start", wire.RunCall{ClaimToken: "ufoc_wrong"}, 409, "conflict")
+	r.WantError("POST", base+"/start", wire.RunCall{ClaimToken: "ufoc_wrong"}, 409, "conflict")
 	var ack wire.RunAck
-	r.call("POST", base+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
+	r.Call("POST", base+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
 	var got operationJSON
-	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	c.Call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
 	if got.Status != "running" {
 		t.Fatalf("operation = %s, want running", got.Status)
 	}
@@ -109,23 +110,23 @@ func TestRoverRunLifecycle(t *testing.T) {
 		{Seq: 1, Type: "text", Data: json.RawMessage(`{"text":"one"}`)},
 		{Seq: 2, Type: "tool_use", Data: json.RawMessage(`{"id":"t1","name":"Write","input":{"file_path":"a"}}`)},
 	}}
-	r.call("POST", base+"/events", batch, 200, &ack)
-	r.call("POST", base+"/events", batch, 200, &ack) // resent: stored once
+	r.Call("POST", base+"/events", batch, 200, &ack)
+	r.Call("POST", base+"/events", batch, 200, &ack) // resent: stored once
 	batch.Events = []wire.Event{{Seq: 3, Type: "usage", Data: json.RawMessage(`{"input_tokens":5,"output_tokens":7,"cost_usd":0.01}`)}}
-	r.call("POST", base+"/events", batch, 200, &ack)
+	r.Call("POST", base+"/events", batch, 200, &ack)
 	if ack.LastSeq != 3 || ack.Cancel {
 		t.Fatalf("ack = %+v", ack)
 	}
-	r.wantError("POST", base+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{{Seq: 4, Type: "weird"}}}, 400, "invalid")
-	r.call("POST", base+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
-	r.call("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "done", SessionID: "s1",
+	r.WantError("POST", base+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{{Seq: 4, Type: "weird"}}}, 400, "invalid")
+	r.Call("POST", base+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.Call("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded", FinalMessage: "done", SessionID: "s1",
 		Usage:    &wire.Usage{InputTokens: 5, OutputTokens: 7},
 		Artifact: &wire.Artifact{Diff: "+hello\n", Files: 1, Insertions: 1, Branch: cl.Branch, HeadCommit: "abc"}}, 200, nil)
 	// Exactly one terminal state: a second report is refused.
-	r.wantError("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "failed"}, 409, "conflict")
+	r.WantError("POST", base+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "failed"}, 409, "conflict")
 
 	var run runJSON
-	c.call("GET", "/api/runs/"+cl.RunID+f, nil, 200, &run)
+	c.Call("GET", "/api/runs/"+cl.RunID+f, nil, 200, &run)
 	if run.Status != "succeeded" || run.Artifact == nil || run.Artifact.Files != 1 {
 		t.Fatalf("run = %+v", run)
 	}
@@ -133,16 +134,16 @@ func TestRoverRunLifecycle(t *testing.T) {
 		Seq  int64  `json:"seq"`
 		Type string `json:"type"`
 	}
-	c.call("GET", "/api/runs/"+cl.RunID+"/events"+f, nil, 200, &evs)
+	c.Call("GET", "/api/runs/"+cl.RunID+"/events"+f, nil, 200, &evs)
 	if len(evs) != 3 || evs[0].Seq != 1 || evs[1].Type != "tool_use" || evs[2].Seq != 3 {
 		t.Fatalf("events = %+v", evs)
 	}
-	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	c.Call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
 	if got.Status != "in_review" {
 		t.Fatalf("operation = %s, want in_review", got.Status)
 	}
 	var sigs []struct{ Kind string }
-	c.call("GET", "/api/signals"+f, nil, 200, &sigs)
+	c.Call("GET", "/api/signals"+f, nil, 200, &sigs)
 	if len(sigs) != 1 || sigs[0].Kind != "review_requested" {
 		t.Fatalf("signals = %+v", sigs)
 	}
@@ -151,7 +152,7 @@ func TestRoverRunLifecycle(t *testing.T) {
 	var msg struct {
 		FollowUp bool `json:"follow_up_run"`
 	}
-	c.call("POST", "/api/operations/ROV-1/messages"+f, `{"body":"now say bye"}`, 201, &msg)
+	c.Call("POST", "/api/operations/ROV-1/messages"+f, `{"body":"now say bye"}`, 201, &msg)
 	if !msg.FollowUp {
 		t.Fatal("message on an in_review operation started no follow-up run")
 	}
@@ -166,25 +167,25 @@ func TestRoverRunLifecycle(t *testing.T) {
 		Status  string          `json:"status"`
 		Profile json.RawMessage `json:"profile"`
 	}
-	c.call("GET", "/api/rovers"+f, nil, 200, &rovers)
+	c.Call("GET", "/api/rovers"+f, nil, 200, &rovers)
 	if len(rovers) != 1 || rovers[0].ID != reg.RoverID || rovers[0].Status != "busy" || !strings.Contains(string(rovers[0].Profile), `"cpus": 2`) && !strings.Contains(string(rovers[0].Profile), `"cpus":2`) {
 		t.Fatalf("rovers = %+v", rovers)
 	}
 	// Cancel reaches the rover in its next heartbeat; it reports canceled.
-	c.call("POST", "/api/runs/"+cl2.RunID+"/cancel"+f, nil, 200, nil)
-	r.call("POST", "/api/rover/runs/"+cl2.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl2.ClaimToken}, 200, &ack)
+	c.Call("POST", "/api/runs/"+cl2.RunID+"/cancel"+f, nil, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+cl2.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl2.ClaimToken}, 200, &ack)
 	if !ack.Cancel {
 		t.Fatal("heartbeat after cancel did not ask the rover to stop")
 	}
-	r.call("POST", "/api/rover/runs/"+cl2.RunID+"/complete", wire.Completion{ClaimToken: cl2.ClaimToken, Status: "canceled"}, 200, nil)
-	c.call("GET", "/api/runs/"+cl2.RunID+f, nil, 200, &run)
+	r.Call("POST", "/api/rover/runs/"+cl2.RunID+"/complete", wire.Completion{ClaimToken: cl2.ClaimToken, Status: "canceled"}, 200, nil)
+	c.Call("GET", "/api/runs/"+cl2.RunID+f, nil, 200, &run)
 	if run.Status != "canceled" {
 		t.Fatalf("run after cancel = %s", run.Status)
 	}
 
 	// A revoked rover's token stops working.
-	r.call("DELETE", "/api/rover/self", nil, 204, nil)
-	r.wantError("POST", "/api/rover/claim", "{}", 401, "unauthorized")
+	r.Call("DELETE", "/api/rover/self", nil, 204, nil)
+	r.WantError("POST", "/api/rover/claim", "{}", 401, "unauthorized")
 }
 
 // TestTwoRoversOneRun: two rovers long-poll; one run appears; exactly one
@@ -198,7 +199,7 @@ func TestTwoRoversOneRun(t *testing.T) {
 	var wg sync.WaitGroup
 	statuses := make([]int, 2)
 	elapsed := make([]time.Duration, 2)
-	for i, r := range []*client{r1, r2} {
+	for i, r := range []*webtest.Client{r1, r2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -243,21 +244,21 @@ func TestLeaseExpiry(t *testing.T) {
 		}
 		claims = append(claims, cl)
 		time.Sleep(1100 * time.Millisecond)
-		n, err := e.store.SweepLeases(context.Background())
+		n, err := e.Store.SweepLeases(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("sweep after attempt %d: %d, %v", attempt, n, err)
 		}
 	}
 	var run runJSON
-	c.call("GET", "/api/runs/"+claims[0].RunID+"?fleet="+fleet, nil, 200, &run)
+	c.Call("GET", "/api/runs/"+claims[0].RunID+"?fleet="+fleet, nil, 200, &run)
 	if run.Status != "failed" || run.FailureReason != "lease_lost" || run.Attempt != 3 {
 		t.Fatalf("run = %+v, want failed with lease_lost after 3 attempts", run)
 	}
 	for _, cl := range claims {
-		r.wantError("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded"}, 409, "conflict")
+		r.WantError("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded"}, 409, "conflict")
 	}
 	var got operationJSON
-	c.call("GET", "/api/operations/"+op.ID+"?fleet="+fleet, nil, 200, &got)
+	c.Call("GET", "/api/operations/"+op.ID+"?fleet="+fleet, nil, 200, &got)
 	if got.Status != "backlog" {
 		t.Fatalf("operation after lease_lost = %s, want backlog (with a failed signal)", got.Status)
 	}
@@ -268,15 +269,15 @@ func TestLeaseExpiry(t *testing.T) {
 func TestEventStreamResume(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c, fleet := e.signUp("sse@example.com")
+	c, fleet := e.SignUp("sse@example.com")
 	read := func(lastID string, n int, during func()) []string {
-		req, _ := http.NewRequest("GET", e.srv.URL+"/api/events/stream?fleet="+fleet, nil)
+		req, _ := http.NewRequest("GET", e.URL+"/api/events/stream?fleet="+fleet, nil)
 		if lastID != "" {
 			req.Header.Set("Last-Event-ID", lastID)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		resp, err := c.http.Do(req.WithContext(ctx))
+		resp, err := c.HTTP.Do(req.WithContext(ctx))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +298,7 @@ func TestEventStreamResume(t *testing.T) {
 		return ids
 	}
 	mk := func(key string) {
-		c.call("POST", "/api/missions?fleet="+fleet, fmt.Sprintf(`{"name":"%s","key":"%s"}`, key, key), 201, nil)
+		c.Call("POST", "/api/missions?fleet="+fleet, fmt.Sprintf(`{"name":"%s","key":"%s"}`, key, key), 201, nil)
 	}
 	mk("AA")
 	first := read("", 3, func() { mk("BB") }) // fleet.created and mission AA from the past; BB arrives live
@@ -306,7 +307,7 @@ func TestEventStreamResume(t *testing.T) {
 	rest := read(first[len(first)-1], 2, nil)
 	all := append(first, rest...)
 	var feed []struct{ ID int64 }
-	c.call("GET", "/api/events?fleet="+fleet, nil, 200, &feed)
+	c.Call("GET", "/api/events?fleet="+fleet, nil, 200, &feed)
 	if len(feed) != 5 || len(all) != 5 {
 		t.Fatalf("stream gave %v, feed has %d rows", all, len(feed))
 	}
@@ -327,22 +328,22 @@ func TestReassignWhileRunning(t *testing.T) {
 	f := "?fleet=" + fleet
 	r, _ := e.enroll(c, fleet, wire.Profile{})
 	var other idOnly
-	c.call("POST", "/api/pilots"+f, `{"name":"other","kind":"exec","settings":{"command":"true"}}`, 201, &other)
+	c.Call("POST", "/api/pilots"+f, `{"name":"other","kind":"exec","settings":{"command":"true"}}`, 201, &other)
 	op := e.assign(c, fleet, mission, pilot, "switch pilots")
 	_, cl := claim(r, "1")
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 	var got operationJSON
-	c.call("PATCH", "/api/operations/"+op.ID+f, map[string]string{"assignee_type": "pilot", "assignee_id": other.ID}, 200, &got)
+	c.Call("PATCH", "/api/operations/"+op.ID+f, map[string]string{"assignee_type": "pilot", "assignee_id": other.ID}, 200, &got)
 	if got.Status != "queued" {
 		t.Fatalf("after reassign: %s", got.Status)
 	}
 	var ack wire.RunAck
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/heartbeat", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, &ack)
 	if !ack.Cancel {
 		t.Fatal("the old run was not asked to stop")
 	}
-	r.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "canceled"}, 200, nil)
-	c.call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
+	r.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "canceled"}, 200, nil)
+	c.Call("GET", "/api/operations/"+op.ID+f, nil, 200, &got)
 	if got.Status != "queued" {
 		t.Fatalf("after the old run's cancel report: %s, want queued", got.Status)
 	}

@@ -61,35 +61,35 @@ var validBodies = map[string]string{
 func TestForeignFleetIDs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b, fleetB := e.signUp("victim@example.com")
-	a, fleetA := e.signUp("intruder@example.com")
+	b, fleetB := e.SignUp("victim@example.com")
+	a, fleetA := e.SignUp("intruder@example.com")
 	fb := "?fleet=" + fleetB
 
 	// Fleet B gets one of everything.
 	var me struct {
 		User idOnly `json:"user"`
 	}
-	b.call("GET", "/api/me", nil, 200, &me)
+	b.Call("GET", "/api/me", nil, 200, &me)
 	var mission, pilot, crew, label, op, op2, rel, reaction, signal, inv idOnly
-	b.call("POST", "/api/missions"+fb, `{"name":"Secret","key":"SEC"}`, 201, &mission)
-	b.call("POST", "/api/pilots"+fb, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &pilot)
-	b.call("POST", "/api/crews"+fb, fmt.Sprintf(`{"name":"team","pilot_ids":["%s"]}`, pilot.ID), 201, &crew)
-	b.call("POST", "/api/labels"+fb, `{"name":"secret"}`, 201, &label)
-	b.call("POST", "/api/operations"+fb, fmt.Sprintf(`{"title":"secret work","mission_id":"%s","assignee_type":"pilot","assignee_id":"%s"}`, mission.ID, pilot.ID), 201, &op)
-	b.call("POST", "/api/operations"+fb, fmt.Sprintf(`{"title":"other","mission_id":"%s"}`, mission.ID), 201, &op2)
-	b.call("POST", "/api/operations/"+op.ID+"/relationships"+fb, fmt.Sprintf(`{"to_id":"%s","kind":"blocks"}`, op2.ID), 201, &rel)
-	b.call("POST", "/api/operations/"+op.ID+"/reactions"+fb, `{"emoji":"rocket"}`, 201, &reaction)
-	b.call("POST", "/api/operations/"+op.ID+"/messages"+fb, `{"body":"hi"}`, 201, nil)
-	b.call("POST", "/api/signals"+fb, fmt.Sprintf(`{"operation_id":"%s","kind":"blocked"}`, op.ID), 201, &signal)
-	b.call("POST", "/api/invitations"+fb, `{"email":"friend@example.com"}`, 201, &inv)
+	b.Call("POST", "/api/missions"+fb, `{"name":"Secret","key":"SEC"}`, 201, &mission)
+	b.Call("POST", "/api/pilots"+fb, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &pilot)
+	b.Call("POST", "/api/crews"+fb, fmt.Sprintf(`{"name":"team","pilot_ids":["%s"]}`, pilot.ID), 201, &crew)
+	b.Call("POST", "/api/labels"+fb, `{"name":"secret"}`, 201, &label)
+	b.Call("POST", "/api/operations"+fb, fmt.Sprintf(`{"title":"secret work","mission_id":"%s","assignee_type":"pilot","assignee_id":"%s"}`, mission.ID, pilot.ID), 201, &op)
+	b.Call("POST", "/api/operations"+fb, fmt.Sprintf(`{"title":"other","mission_id":"%s"}`, mission.ID), 201, &op2)
+	b.Call("POST", "/api/operations/"+op.ID+"/relationships"+fb, fmt.Sprintf(`{"to_id":"%s","kind":"blocks"}`, op2.ID), 201, &rel)
+	b.Call("POST", "/api/operations/"+op.ID+"/reactions"+fb, `{"emoji":"rocket"}`, 201, &reaction)
+	b.Call("POST", "/api/operations/"+op.ID+"/messages"+fb, `{"body":"hi"}`, 201, nil)
+	b.Call("POST", "/api/signals"+fb, fmt.Sprintf(`{"operation_id":"%s","kind":"blocked"}`, op.ID), 201, &signal)
+	b.Call("POST", "/api/invitations"+fb, `{"email":"friend@example.com"}`, 201, &inv)
 	var enroll struct{ Code string }
-	b.call("POST", "/api/rovers/enrollment-codes"+fb, `{}`, 201, &enroll)
+	b.Call("POST", "/api/rovers/enrollment-codes"+fb, `{}`, 201, &enroll)
 	var rover struct {
 		RoverID string `json:"rover_id"`
 	}
-	b.call("POST", "/api/rovers/enroll", map[string]any{"code": enroll.Code, "name": "r1", "profile": map[string]any{"os": "linux"}}, 201, &rover)
+	b.Call("POST", "/api/rovers/enroll", map[string]any{"code": enroll.Code, "name": "r1", "profile": map[string]any{"os": "linux"}}, 201, &rover)
 	var runs []runJSON
-	b.call("GET", "/api/runs"+fb, nil, 200, &runs)
+	b.Call("GET", "/api/runs"+fb, nil, 200, &runs)
 	if len(runs) != 1 {
 		t.Fatalf("fleet B has %d runs, want 1", len(runs))
 	}
@@ -140,14 +140,14 @@ func TestForeignFleetIDs(t *testing.T) {
 		}
 		checked++
 		t.Run(key, func(t *testing.T) {
-			a.t = t
-			defer func() { a.t = nil }()
+			a.T = t
+			defer func() { a.T = nil }()
 			path := fill(route)
 			// B's fleet named outright: as if it did not exist.
-			a.wantError(method, path+"?fleet="+fleetB, body(key), 404, "not_found")
+			a.WantError(method, path+"?fleet="+fleetB, body(key), 404, "not_found")
 			// A's fleet with B's ids, where the route has any.
 			if path != route || strings.Contains(fmt.Sprint(body(key)), "-") {
-				a.wantError(method, path+"?fleet="+fleetA, body(key), 404, "not_found")
+				a.WantError(method, path+"?fleet="+fleetA, body(key), 404, "not_found")
 			}
 		})
 		return nil
@@ -158,7 +158,7 @@ func TestForeignFleetIDs(t *testing.T) {
 	if checked < 40 {
 		t.Fatalf("checked only %d fleet-scoped routes", checked)
 	}
-	a.t = t
+	a.T = t
 
 	// Ids of B inside bodies sent to A's fleet.
 	for _, tc := range []struct{ method, path, body string }{
@@ -166,28 +166,28 @@ func TestForeignFleetIDs(t *testing.T) {
 		{"POST", "/api/crews", fmt.Sprintf(`{"name":"c","pilot_ids":["%s"]}`, pilot.ID)},
 		{"POST", "/api/missions", fmt.Sprintf(`{"name":"M","key":"MM","default_pilot_id":"%s"}`, pilot.ID)},
 	} {
-		a.wantError(tc.method, tc.path+"?fleet="+fleetA, tc.body, 404, "not_found")
+		a.WantError(tc.method, tc.path+"?fleet="+fleetA, tc.body, 404, "not_found")
 	}
 	var mineMission, mineOp idOnly
-	a.call("POST", "/api/missions?fleet="+fleetA, `{"name":"Mine","key":"MIN"}`, 201, &mineMission)
-	a.call("POST", "/api/operations?fleet="+fleetA, fmt.Sprintf(`{"title":"mine","mission_id":"%s"}`, mineMission.ID), 201, &mineOp)
-	a.wantError("PATCH", "/api/operations/"+mineOp.ID+"?fleet="+fleetA, fmt.Sprintf(`{"assignee_type":"pilot","assignee_id":"%s"}`, pilot.ID), 404, "not_found")
-	a.wantError("PATCH", "/api/operations/"+mineOp.ID+"?fleet="+fleetA, fmt.Sprintf(`{"parent_id":"%s"}`, op.ID), 404, "not_found")
-	a.wantError("POST", "/api/operations/"+mineOp.ID+"/relationships?fleet="+fleetA, fmt.Sprintf(`{"to_id":"%s","kind":"relates"}`, op.ID), 404, "not_found")
-	a.wantError("POST", "/api/operations/SEC-1/messages?fleet="+fleetA, `{"body":"x"}`, 404, "not_found")
+	a.Call("POST", "/api/missions?fleet="+fleetA, `{"name":"Mine","key":"MIN"}`, 201, &mineMission)
+	a.Call("POST", "/api/operations?fleet="+fleetA, fmt.Sprintf(`{"title":"mine","mission_id":"%s"}`, mineMission.ID), 201, &mineOp)
+	a.WantError("PATCH", "/api/operations/"+mineOp.ID+"?fleet="+fleetA, fmt.Sprintf(`{"assignee_type":"pilot","assignee_id":"%s"}`, pilot.ID), 404, "not_found")
+	a.WantError("PATCH", "/api/operations/"+mineOp.ID+"?fleet="+fleetA, fmt.Sprintf(`{"parent_id":"%s"}`, op.ID), 404, "not_found")
+	a.WantError("POST", "/api/operations/"+mineOp.ID+"/relationships?fleet="+fleetA, fmt.Sprintf(`{"to_id":"%s","kind":"relates"}`, op.ID), 404, "not_found")
+	a.WantError("POST", "/api/operations/SEC-1/messages?fleet="+fleetA, `{"body":"x"}`, 404, "not_found")
 
 	// B's data is as it was.
 	var got operationJSON
-	b.call("GET", "/api/operations/"+op.ID+fb, nil, 200, &got)
+	b.Call("GET", "/api/operations/"+op.ID+fb, nil, 200, &got)
 	if got.Title != "secret work" || got.Status != "queued" {
 		t.Fatalf("B's operation changed: %+v", got)
 	}
 	var members []struct{ Role string }
-	b.call("GET", "/api/members"+fb, nil, 200, &members)
+	b.Call("GET", "/api/members"+fb, nil, 200, &members)
 	if len(members) != 1 || members[0].Role != "owner" {
 		t.Fatalf("B's members changed: %+v", members)
 	}
-	b.call("GET", "/api/runs"+fb, nil, 200, &runs)
+	b.Call("GET", "/api/runs"+fb, nil, 200, &runs)
 	if len(runs) != 1 || runs[0].Status != "queued" {
 		t.Fatalf("B's run changed: %+v", runs)
 	}

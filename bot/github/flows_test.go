@@ -180,7 +180,7 @@ func TestCommentCommands(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var other struct{ ID string }
-	e.admin.call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"other","kind":"exec","settings":{"command":"true"}}`, 201, &other)
+	e.admin.Call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"other","kind":"exec","settings":{"command":"true"}}`, 201, &other)
 
 	e.deliver("issue_comment", e.comment(1, false, owner, "/ufo help"))
 	if r := e.lastReply(1); !strings.Contains(r, "`/ufo retry`") || !strings.Contains(r, "@ufo-test") {
@@ -299,11 +299,11 @@ func TestUnlabelAndCloseCancel(t *testing.T) {
 	delete(closed, "label")
 	e.deliver("issues", closed)
 	var ack struct{ Cancel bool }
-	rv.c.call("POST", "/api/rover/runs/"+cl.RunID+"/heartbeat", map[string]string{"claim_token": cl.ClaimToken}, 200, &ack)
+	rv.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/heartbeat", map[string]string{"claim_token": cl.ClaimToken}, 200, &ack)
 	if !ack.Cancel {
 		t.Fatal("closing the issue did not ask the rover to stop")
 	}
-	rv.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", map[string]string{"claim_token": cl.ClaimToken, "status": "canceled"}, 200, nil)
+	rv.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", map[string]string{"claim_token": cl.ClaimToken, "status": "canceled"}, 200, nil)
 	e.waitStatus(1, "was canceled")
 	e.settle()
 	if ops := e.operations(); len(ops) != 1 {
@@ -370,7 +370,7 @@ func TestRepoConfigFile(t *testing.T) {
 		Key       string   `json:"key"`
 		Reviewers []string `json:"reviewers"`
 	}
-	e.admin.call("GET", "/api/missions?fleet="+e.fleet, nil, 200, &m)
+	e.admin.Call("GET", "/api/missions?fleet="+e.fleet, nil, 200, &m)
 	if len(m) != 1 || m[0].Key != "HW" || !slices.Equal(m[0].Reviewers, []string{"hubot"}) {
 		t.Fatalf("missions = %+v", m)
 	}
@@ -434,24 +434,24 @@ func TestInstallationEvents(t *testing.T) {
 	if err != nil || in.AccountLogin != "Codertocat" || in.FleetID != nil {
 		t.Fatalf("installation = %+v, %v", in, err)
 	}
-	e.admin.call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
+	e.admin.Call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
 	added := example(t, "installation_repositories", "added")
 	e.deliver("installation_repositories", added)
 	var list []store.GitHubInstallation
-	e.admin.call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
+	e.admin.Call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
 	if len(list) != 1 || !slices.Contains(list[0].Repositories, "Codertocat/Space") || !slices.Contains(list[0].Repositories, repoName) {
 		t.Fatalf("installations = %+v", list)
 	}
 	removed := example(t, "installation_repositories", "removed")
 	removed.set("repositories_removed", added.get("repositories_added"))
 	e.deliver("installation_repositories", removed)
-	e.admin.call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
+	e.admin.Call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
 	if len(list) != 1 || slices.Contains(list[0].Repositories, "Codertocat/Space") {
 		t.Fatalf("installations after removal = %+v", list)
 	}
 	deleted := example(t, "installation", "deleted")
 	e.deliver("installation", deleted)
-	e.admin.call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
+	e.admin.Call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
 	if len(list) != 0 {
 		t.Fatalf("installations after uninstall = %+v", list)
 	}

@@ -36,7 +36,7 @@ func FuzzWebhookRouting(f *testing.F) {
 		s := strings.ReplaceAll(string(body), "https://api.github.com/", e.gh.API.URL+"/")
 		raw := []byte(strings.ReplaceAll(s, "https://github.com/", e.gh.Web.URL+"/"))
 		id := fmt.Sprintf("fuzz-%d", n.Add(1))
-		req, err := http.NewRequest("POST", e.srv.URL+"/github/webhook", bytes.NewReader(raw))
+		req, err := http.NewRequest("POST", e.web.URL+"/github/webhook", bytes.NewReader(raw))
 		if err != nil {
 			t.Fatal(err)
 		}

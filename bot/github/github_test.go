@@ -120,7 +120,7 @@ func TestIssueToMergedPullRequest(t *testing.T) {
 		t.Fatalf("operation after success = %+v", got)
 	}
 	var run runJSON
-	e.admin.call("GET", "/api/runs/"+cl.RunID+"?fleet="+e.fleet, nil, 200, &run)
+	e.admin.Call("GET", "/api/runs/"+cl.RunID+"?fleet="+e.fleet, nil, 200, &run)
 	if run.Artifact == nil || run.Artifact.PRURL != prURL {
 		t.Fatalf("run = %+v, want its artifact to link the PR", run)
 	}

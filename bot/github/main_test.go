@@ -11,8 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/bot/github"
 	"github.com/ufo-run/ufo/rover/gitwork"
@@ -44,29 +43,16 @@ const (
 	publicURL = "http://ufo.test"
 )
 
-// testLogger sends logs to t.Log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // env is a UFO server with the GitHub App mounted, on its own database,
 // talking to its own fake GitHub, with a signed-in fleet admin, an exec
 // pilot "sh", and the fake's installation linked to the fleet.
 type env struct {
 	t      testing.TB
-	url    string
+	web    *webtest.Server
 	st     *store.Store
 	gh     *fakeGitHub
 	app    *github.App
-	srv    *httptest.Server
-	admin  *client
+	admin  *webtest.Client
 	fleet  string
 	pilot  string
 	log    *slog.Logger
@@ -86,33 +72,19 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, url: pgtest.NewDB(t), gh: newFakeGitHub(t), log: testLogger(t), stopW: func() {}}
-	var err error
-	if e.st, err = store.Open(ctx, e.url, e.log); err != nil {
-		t.Fatal(err)
-	}
-	hub := web.NewHub(e.url, e.st, e.log)
-	go hub.Run(ctx)
-	<-hub.Ready()
+	e := &env{t: t, web: webtest.Open(t, webtest.Logger(t, slog.LevelInfo)), gh: newFakeGitHub(t), stopW: func() {}}
+	e.st, e.log = e.web.Store, e.web.Log
 	e.gh.AddInstallation(installID, owner, "User")
 	e.gh.AddRepo(installID, repoID, repoName, "master", o.files)
 	e.gh.SetPermission(repoName, owner, "admin")
 	e.gh.AddIssue(repoName, 1, "Spelling error in the README file", "It looks like you accidentally spelled 'commit' with two 't's.", owner)
 	e.app = e.newApp()
-	ws, err := web.New(e.st, hub, web.Config{PublicURL: publicURL, Lease: 30 * time.Second, LongPoll: 2 * time.Second,
-		Mounters: []web.Mounter{e.app}, RepoCredential: e.app.RepoCredential}, e.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(ws.Handler())
-	t.Cleanup(func() {
-		e.stopW()
-		e.srv.CloseClientConnections()
-		e.srv.Close()
-		cancel()
-		e.st.Close()
+	e.web.Serve(func(c *web.Config) {
+		c.PublicURL = publicURL
+		c.Mounters = []web.Mounter{e.app}
+		c.RepoCredential = e.app.RepoCredential
 	})
+	t.Cleanup(func() { e.stopW() }) // before the server stops
 	if !o.noWorker {
 		e.startWorker(e.app)
 	}
@@ -120,13 +92,13 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	var out struct {
 		Fleet struct{ ID string } `json:"fleet"`
 	}
-	e.admin.call("POST", "/api/auth/signup", map[string]string{"email": "admin@example.com", "password": "P@ssw0rd", "name": "Admin"}, 201, &out)
+	e.admin.Call("POST", "/api/auth/signup", map[string]string{"email": "admin@example.com", "password": "P@ssw0rd", "name": "Admin"}, 201, &out)
 	e.fleet = out.Fleet.ID
 	var p struct{ ID string }
-	e.admin.call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
+	e.admin.Call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
 	e.pilot = p.ID
 	if !o.noLink {
-		e.admin.call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
+		e.admin.Call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
 	}
 	return e
 }
@@ -154,69 +126,9 @@ func (e *env) startWorker(a *github.App) {
 	e.stopW = func() { cancel(); <-done }
 }
 
-// client is a browser-like client with its own cookie jar.
-type client struct {
-	t     testing.TB
-	base  string
-	http  *http.Client
-	token string // rover bearer token, when set
-}
-
-func (e *env) client() *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: e.t, base: e.srv.URL, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// do sends a request; body may be nil, a string (sent raw) or a value
-// (sent as JSON).
-func (c *client) do(method, path string, body any) (int, []byte, http.Header) {
-	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, resp.Header
-}
-
-// call sends a request, requires the status and decodes the answer into
-// out (when not nil).
-func (c *client) call(method, path string, body any, want int, out any) {
-	c.t.Helper()
-	status, b, _ := c.do(method, path, body)
-	if status != want {
-		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			c.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
-}
+// client is a signed-out client that reports redirects instead of
+// following them.
+func (e *env) client() *webtest.Client { return e.web.Client().NoRedirects() }
 
 // sign is GitHub's X-Hub-Signature-256 of body.
 func sign(body []byte) string {
@@ -247,7 +159,7 @@ func (e *env) body(p payload) []byte {
 // post sends a webhook delivery as GitHub does and returns the status.
 func (e *env) post(event, id string, body []byte, signature string) (int, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest("POST", e.srv.URL+"/github/webhook", bytes.NewReader(body))
+	req, err := http.NewRequest("POST", e.web.URL+"/github/webhook", bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -363,7 +275,7 @@ type operationJSON struct {
 func (e *env) operations() []operationJSON {
 	e.t.Helper()
 	var ops []operationJSON
-	e.admin.call("GET", "/api/operations?fleet="+e.fleet, nil, 200, &ops)
+	e.admin.Call("GET", "/api/operations?fleet="+e.fleet, nil, 200, &ops)
 	return ops
 }
 
@@ -382,7 +294,7 @@ type runJSON struct {
 func (e *env) runs(opID string) []runJSON {
 	e.t.Helper()
 	var runs []runJSON
-	e.admin.call("GET", "/api/runs?fleet="+e.fleet+"&operation_id="+opID, nil, 200, &runs)
+	e.admin.Call("GET", "/api/runs?fleet="+e.fleet+"&operation_id="+opID, nil, 200, &runs)
 	return runs
 }
 
@@ -390,7 +302,7 @@ func (e *env) runs(opID string) []runJSON {
 // rover/gitwork.
 type fakeRover struct {
 	e  *env
-	c  *client
+	c  *webtest.Client
 	gw *gitwork.Manager
 }
 
@@ -400,12 +312,12 @@ func (e *env) enrollRover(name string, tags ...string) *fakeRover {
 		tags = []string{}
 	}
 	var code struct{ Code string }
-	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": name, "tags": tags}, 201, &code)
+	e.admin.Call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": name, "tags": tags}, 201, &code)
 	r := &fakeRover{e: e, c: e.client()}
 	var out wire.EnrollResponse
-	r.c.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: name,
+	r.c.Call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Name: name,
 		Profile: wire.Profile{OS: "linux", Hostname: name, Pilots: []wire.CLI{{Kind: "exec"}}}}, 201, &out)
-	r.c.token = out.Token
+	r.c.Token = out.Token
 	env := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
 	r.gw = gitwork.New(filepath.Join(e.t.TempDir(), "rover"), env)
 	return r
@@ -414,7 +326,7 @@ func (e *env) enrollRover(name string, tags ...string) *fakeRover {
 // tryClaim asks for a run once, waiting up to wait.
 func (r *fakeRover) tryClaim(wait string) (wire.Claim, bool) {
 	r.e.t.Helper()
-	status, b, _ := r.c.do("POST", "/api/rover/claim?wait="+wait, "{}")
+	status, b, _ := r.c.Do("POST", "/api/rover/claim?wait="+wait, "{}")
 	if status == http.StatusNoContent {
 		return wire.Claim{}, false
 	}
@@ -442,7 +354,7 @@ func (r *fakeRover) claim() wire.Claim {
 
 func (r *fakeRover) start(cl wire.Claim) {
 	r.e.t.Helper()
-	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
+	r.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/start", wire.RunCall{ClaimToken: cl.ClaimToken}, 200, nil)
 }
 
 // succeed does the pilot's work: clones with the claim's credential,
@@ -463,10 +375,10 @@ func (r *fakeRover) succeed(cl wire.Claim, files map[string]string, final string
 	if err != nil {
 		r.e.t.Fatalf("commit and push: %v", err)
 	}
-	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{
+	r.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{
 		{Seq: 1, Type: wire.EventText, Data: json.RawMessage(`{"text":"working"}`), At: time.Now()},
 	}}, 200, nil)
-	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded,
+	r.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded,
 		FinalMessage: final, SessionID: "session-1", Usage: &wire.Usage{InputTokens: 1200, OutputTokens: 300, CostUSD: 0.0421},
 		Artifact: &art}, 200, nil)
 	return art
@@ -475,7 +387,7 @@ func (r *fakeRover) succeed(cl wire.Claim, files map[string]string, final string
 // fail reports a failed run.
 func (r *fakeRover) fail(cl wire.Claim, reason, message string) {
 	r.e.t.Helper()
-	r.c.call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunFailed,
+	r.c.Call("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunFailed,
 		FailureReason: reason, FailureMessage: message}, 200, nil)
 }
 

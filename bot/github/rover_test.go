@@ -23,12 +23,12 @@ import (
 func TestRealRover(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.admin.call("POST", "/api/pilots?fleet="+e.fleet, map[string]any{"name": "scribe", "kind": "exec", "settings": map[string]string{
+	e.admin.Call("POST", "/api/pilots?fleet="+e.fleet, map[string]any{"name": "scribe", "kind": "exec", "settings": map[string]string{
 		"command": `printf '%s\n\n' "$UFO_PROMPT" >> NOTES.md && echo '{"type":"usage","data":{"input_tokens":10,"output_tokens":5,"cost_usd":0.25}}' && echo "Wrote the prompt to NOTES.md."`,
 	}}, 201, nil)
 	var code struct{ Code string }
-	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": "ci-runner"}, 201, &code)
-	cfg := rover.Config{Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Name: "ci-runner", Wait: 5 * time.Second,
+	e.admin.Call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": "ci-runner"}, 201, &code)
+	cfg := rover.Config{Server: e.web.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Name: "ci-runner", Wait: 5 * time.Second,
 		Logger: e.log, Detect: func(context.Context) []wire.CLI { return []wire.CLI{{Kind: "exec"}} },
 		Environ: append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")}
 	once := func() {

@@ -29,14 +29,14 @@ func TestLinkFlow(t *testing.T) {
 	wantText(t, "help before linking", e.slash("U0ADA", "C0DEV", "help").Text, "/ufo new [KEY] <title>")
 
 	// Codes: admins only, of their own fleet.
-	member := e.client()
-	member.call("POST", "/api/auth/signup", map[string]string{"email": "bob@example.com", "password": "P@ssw0rd!", "name": "Bob"}, 201, nil)
-	member.call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 404, nil)
+	member := e.web.Client()
+	member.Call("POST", "/api/auth/signup", map[string]string{"email": "bob@example.com", "password": "P@ssw0rd!", "name": "Bob"}, 201, nil)
+	member.Call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 404, nil)
 	var inv struct{ Token string }
-	e.admin.call("POST", "/api/invitations?fleet="+e.fleet, `{"email":"bob@example.com","role":"member"}`, 201, &inv)
-	member.call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
-	member.call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 403, nil)
-	e.client().call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 401, nil)
+	e.admin.Call("POST", "/api/invitations?fleet="+e.fleet, `{"email":"bob@example.com","role":"member"}`, 201, &inv)
+	member.Call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
+	member.Call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 403, nil)
+	e.web.Client().Call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 401, nil)
 
 	wantText(t, "an unknown code", e.slash("U0ADA", "C0DEV", "link ufol_nope").Text, "Link code not found")
 	expired := e.linkCode()
@@ -56,7 +56,7 @@ func TestLinkFlow(t *testing.T) {
 	// A code of another fleet cannot take the workspace, and stays unused.
 	other := e.rival()
 	var foreign struct{ Code string }
-	other.admin.call("POST", "/api/slack/link-codes?fleet="+other.fleet, nil, 201, &foreign)
+	other.admin.Call("POST", "/api/slack/link-codes?fleet="+other.fleet, nil, 201, &foreign)
 	wantText(t, "another fleet's code", e.slash("U0ADA", "C0DEV", "link "+foreign.Code).Text, "already linked to another fleet")
 	if n := e.count(`SELECT count(*) FROM slack_link_codes WHERE fleet_id = $1 AND used_at IS NULL`, other.fleet); n != 1 {
 		t.Fatalf("the refused code was spent")
@@ -114,7 +114,7 @@ func TestCommands(t *testing.T) {
 
 	// Rovers.
 	rv := e.enroll()
-	rv.call("POST", "/api/rover/connect", map[string]any{"profile": map[string]any{"os": "linux", "arch": "amd64", "hostname": "box"}}, 200, nil)
+	rv.Call("POST", "/api/rover/connect", map[string]any{"profile": map[string]any{"os": "linux", "arch": "amd64", "hostname": "box"}}, 200, nil)
 	cl := rv.claim()
 	wantText(t, "rovers", e.slash("U0ADA", "C0DEV", "rovers").Text, "*box* busy on MSJ-1 · linux/amd64")
 

@@ -51,7 +51,7 @@ func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 			"no timestamp":          {"X-Slack-Request-Timestamp": {""}, "X-Slack-Signature": sign(now, secret)["X-Slack-Signature"]},
 		}
 		for name, h := range cases {
-			req, _ := http.NewRequest("POST", e.srv.URL+d.path, strings.NewReader(d.body))
+			req, _ := http.NewRequest("POST", e.web.URL+d.path, strings.NewReader(d.body))
 			req.Header.Set("Content-Type", d.contentType)
 			for k, v := range h {
 				req.Header[k] = v

@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/bot/slack"
 	"github.com/ufo-run/ufo/bot/slack/slackfake"
@@ -35,24 +34,17 @@ func TestMain(m *testing.M) {
 
 const secret = "ufo-test-signing-secret"
 
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // env is a UFO server with the Slack bot mounted, its worker running, on a
 // database of its own, talking to a fake Slack. The fleet has an admin
 // (ada@example.com), an exec pilot cc, and a mission MSJ whose default
 // pilot it is.
 type env struct {
 	t       *testing.T
+	web     *webtest.Server
 	st      *store.Store
 	fake    *slackfake.Server
 	bot     *slack.Bot
-	srv     *httptest.Server
-	admin   *apiClient
+	admin   *webtest.Client
 	fleet   string
 	mission string
 	pilot   string
@@ -62,16 +54,8 @@ type env struct {
 
 func newEnv(t *testing.T, tweak ...func(*slack.Config)) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	url := pgtest.NewDB(t)
-	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(ctx, url, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := web.NewHub(url, st, log)
-	go hub.Run(ctx)
-	<-hub.Ready()
+	w := webtest.Open(t, webtest.Logger(t, slog.LevelWarn))
+	st, log := w.Store, w.Log
 	fake := slackfake.New(t)
 	worker := bot.NewWorker(st, log)
 	worker.Poll = 50 * time.Millisecond
@@ -85,27 +69,18 @@ func newEnv(t *testing.T, tweak ...func(*slack.Config)) *env {
 	}
 	b.Register(worker)
 	worker.Handle(bot.KindNotify, bot.NotifyHandler(b))
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { worker.Run(ctx); close(done) }()
-	ws, err := web.New(st, hub, web.Config{PublicURL: "http://ufo.test", LongPoll: 2 * time.Second, Mounters: []web.Mounter{b}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ws.Handler())
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		cancel()
-		<-done
-		st.Close()
-	})
-	e := &env{t: t, st: st, fake: fake, bot: b, srv: srv}
-	e.admin = e.client()
+	t.Cleanup(func() { cancel(); <-done }) // after the server stops, before the store closes
+	w.Serve(func(c *web.Config) { c.Mounters = []web.Mounter{b} })
+	e := &env{t: t, web: w, st: st, fake: fake, bot: b}
+	e.admin = e.web.Client()
 	var out struct {
 		User  struct{ ID string } `json:"user"`
 		Fleet struct{ ID string } `json:"fleet"`
 	}
-	e.admin.call("POST", "/api/auth/signup", map[string]string{"email": "ada@example.com", "password": "P@ssw0rd!", "name": "Ada"}, 201, &out)
+	e.admin.Call("POST", "/api/auth/signup", map[string]string{"email": "ada@example.com", "password": "P@ssw0rd!", "name": "Ada"}, 201, &out)
 	e.fleet, e.userID = out.Fleet.ID, out.User.ID
 	e.pilot = e.create("/api/pilots", `{"name":"cc","kind":"exec","settings":{"command":"true"}}`)
 	e.mission = e.create("/api/missions", `{"name":"Mission","key":"MSJ","default_pilot_id":"`+e.pilot+`"}`)
@@ -115,21 +90,21 @@ func newEnv(t *testing.T, tweak ...func(*slack.Config)) *env {
 // rival is another fleet on the same server and database, with a mission
 // MSJ of its own and an operation MSJ-1 in it.
 type rival struct {
-	admin              *apiClient
+	admin              *webtest.Client
 	fleet, operationID string
 }
 
 func (e *env) rival() rival {
 	e.t.Helper()
-	r := rival{admin: e.client()}
+	r := rival{admin: e.web.Client()}
 	var out struct {
 		Fleet struct{ ID string } `json:"fleet"`
 	}
-	r.admin.call("POST", "/api/auth/signup", map[string]string{"email": "eve@example.com", "password": "P@ssw0rd!", "name": "Eve"}, 201, &out)
+	r.admin.Call("POST", "/api/auth/signup", map[string]string{"email": "eve@example.com", "password": "P@ssw0rd!", "name": "Eve"}, 201, &out)
 	r.fleet = out.Fleet.ID
 	var m, op struct{ ID string }
-	r.admin.call("POST", "/api/missions?fleet="+r.fleet, `{"name":"Theirs","key":"MSJ"}`, 201, &m)
-	r.admin.call("POST", "/api/operations?fleet="+r.fleet, `{"title":"their secret","mission_id":"`+m.ID+`"}`, 201, &op)
+	r.admin.Call("POST", "/api/missions?fleet="+r.fleet, `{"name":"Theirs","key":"MSJ"}`, 201, &m)
+	r.admin.Call("POST", "/api/operations?fleet="+r.fleet, `{"title":"their secret","mission_id":"`+m.ID+`"}`, 201, &op)
 	r.operationID = op.ID
 	return r
 }
@@ -137,67 +112,8 @@ func (e *env) rival() rival {
 // create POSTs to a fleet-scoped API route as the admin and returns the id.
 func (e *env) create(path, body string) string {
 	var out struct{ ID string }
-	e.admin.call("POST", path+"?fleet="+e.fleet, body, 201, &out)
+	e.admin.Call("POST", path+"?fleet="+e.fleet, body, 201, &out)
 	return out.ID
-}
-
-// apiClient is a browser-like client of UFO's API.
-type apiClient struct {
-	t    testing.TB
-	base string
-	http *http.Client
-	auth string // a rover's bearer token
-}
-
-func (e *env) client() *apiClient {
-	jar, _ := cookiejar.New(nil)
-	return &apiClient{t: e.t, base: e.srv.URL, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-}
-
-func (c *apiClient) do(method, path string, body any) (int, []byte) {
-	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.auth != "" {
-		req.Header.Set("Authorization", "Bearer "+c.auth)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
-func (c *apiClient) call(method, path string, body any, want int, out any) {
-	c.t.Helper()
-	status, b := c.do(method, path, body)
-	if status != want {
-		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			c.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
 }
 
 // linkCode makes a Slack link code as the admin.
@@ -206,7 +122,7 @@ func (e *env) linkCode() string {
 		Code      string    `json:"code"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
-	e.admin.call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 201, &out)
+	e.admin.Call("POST", "/api/slack/link-codes?fleet="+e.fleet, nil, 201, &out)
 	if out.Code == "" || time.Until(out.ExpiresAt) > 15*time.Minute || time.Until(out.ExpiresAt) < 14*time.Minute {
 		e.t.Fatalf("link code = %+v, want a code expiring in 15 minutes", out)
 	}
@@ -227,7 +143,7 @@ func (e *env) link() {
 // the timestamp at.
 func (e *env) signed(path, contentType string, body []byte, at time.Time, header http.Header) (int, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest("POST", e.srv.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequest("POST", e.web.URL+path, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -427,51 +343,51 @@ func (e *env) message(channel, ts, what string, cond func(m slackfake.Message) b
 
 // rover is a rover speaking the protocol over HTTP.
 type rover struct {
-	*apiClient
+	*webtest.Client
 }
 
 func (e *env) enroll() rover {
 	e.t.Helper()
 	var code struct{ Code string }
-	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, `{"name":"box"}`, 201, &code)
-	r := rover{e.client()}
+	e.admin.Call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, `{"name":"box"}`, 201, &code)
+	r := rover{e.web.Client()}
 	var out wire.EnrollResponse
-	r.call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Profile: wire.Profile{OS: "linux", Arch: "amd64", Hostname: "box",
+	r.Call("POST", "/api/rovers/enroll", wire.EnrollRequest{Code: code.Code, Profile: wire.Profile{OS: "linux", Arch: "amd64", Hostname: "box",
 		Pilots: []wire.CLI{{Kind: "exec"}}}}, 201, &out)
-	r.auth = out.Token
+	r.Token = out.Token
 	return r
 }
 
 func (r rover) claim() wire.Claim {
-	r.t.Helper()
+	r.T.Helper()
 	var c wire.Claim
-	r.call("POST", "/api/rover/claim?wait=5", "{}", 200, &c)
+	r.Call("POST", "/api/rover/claim?wait=5", "{}", 200, &c)
 	return c
 }
 
 func (r rover) start(c wire.Claim) {
-	r.t.Helper()
-	r.call("POST", "/api/rover/runs/"+c.RunID+"/start", wire.RunCall{ClaimToken: c.ClaimToken}, 200, nil)
+	r.T.Helper()
+	r.Call("POST", "/api/rover/runs/"+c.RunID+"/start", wire.RunCall{ClaimToken: c.ClaimToken}, 200, nil)
 }
 
 func (r rover) events(c wire.Claim, evs ...wire.Event) wire.RunAck {
-	r.t.Helper()
+	r.T.Helper()
 	var ack wire.RunAck
-	r.call("POST", "/api/rover/runs/"+c.RunID+"/events", wire.EventBatch{ClaimToken: c.ClaimToken, Events: evs}, 200, &ack)
+	r.Call("POST", "/api/rover/runs/"+c.RunID+"/events", wire.EventBatch{ClaimToken: c.ClaimToken, Events: evs}, 200, &ack)
 	return ack
 }
 
 func (r rover) heartbeat(c wire.Claim) wire.RunAck {
-	r.t.Helper()
+	r.T.Helper()
 	var ack wire.RunAck
-	r.call("POST", "/api/rover/runs/"+c.RunID+"/heartbeat", wire.RunCall{ClaimToken: c.ClaimToken}, 200, &ack)
+	r.Call("POST", "/api/rover/runs/"+c.RunID+"/heartbeat", wire.RunCall{ClaimToken: c.ClaimToken}, 200, &ack)
 	return ack
 }
 
 func (r rover) complete(c wire.Claim, done wire.Completion) {
-	r.t.Helper()
+	r.T.Helper()
 	done.ClaimToken = c.ClaimToken
-	r.call("POST", "/api/rover/runs/"+c.RunID+"/complete", done, 200, nil)
+	r.Call("POST", "/api/rover/runs/"+c.RunID+"/complete", done, 200, nil)
 }
 
 func text(seq int64, s string) wire.Event {

@@ -1,17 +1,10 @@
 package slack_test
 
 import (
-	"context"
-	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/go-chi/chi/v5"
-	"go.yaml.in/yaml/v3"
-
-	"github.com/ufo-run/ufo/app"
-	"github.com/ufo-run/ufo/app/web"
+	"github.com/ufo-run/ufo/app/web/webtest"
 )
 
 // TestOpenAPIDescribesSlackRoutes is app/web's TestOpenAPIMatchesRoutes
@@ -21,32 +14,13 @@ import (
 func TestOpenAPIDescribesSlackRoutes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	status, raw := e.client().do("GET", "/api/openapi.yaml", nil)
-	if status != 200 {
-		t.Fatalf("GET /api/openapi.yaml: %d", status)
-	}
-	var doc struct {
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-
-	r := chi.NewRouter()
-	pass := func(string) func(http.Handler) http.Handler { return func(h http.Handler) http.Handler { return h } }
-	e.bot.Mount(r, web.Auth{RequireFleet: pass, Fleet: func(context.Context) string { return "" }, User: func(context.Context) app.User { return app.User{} }})
-	var routes []string
-	chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		if strings.HasPrefix(route, "/api/") {
-			routes = append(routes, method+" "+route)
-		}
-		return nil
-	})
+	paths := e.web.OpenAPIPaths()
+	routes := webtest.APIRoutes(e.bot)
 	if len(routes) != 1 || routes[0] != "POST /api/slack/link-codes" {
 		t.Fatalf("the bot mounts %v", routes)
 	}
 
-	item, ok := doc.Paths["/api/slack/link-codes"]
+	item, ok := paths["/api/slack/link-codes"]
 	if !ok {
 		t.Fatal("openapi.yaml does not describe /api/slack/link-codes")
 	}
@@ -64,24 +38,24 @@ func TestOpenAPIDescribesSlackRoutes(t *testing.T) {
 		t.Fatalf("POST /api/slack/link-codes: %+v (%v), want x-ufo-adapter: slack and the default (session) security", op, err)
 	}
 
-	member := e.client()
-	member.call("POST", "/api/auth/signup", map[string]string{"email": "bob@example.com", "password": "P@ssw0rd!", "name": "Bob"}, 201, nil)
+	member := e.web.Client()
+	member.Call("POST", "/api/auth/signup", map[string]string{"email": "bob@example.com", "password": "P@ssw0rd!", "name": "Bob"}, 201, nil)
 	var inv struct{ Token string }
-	e.admin.call("POST", "/api/invitations?fleet="+e.fleet, `{"email":"bob@example.com","role":"member"}`, 201, &inv)
-	member.call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
+	e.admin.Call("POST", "/api/invitations?fleet="+e.fleet, `{"email":"bob@example.com","role":"member"}`, 201, &inv)
+	member.Call("POST", "/api/invitations/"+inv.Token+"/accept", nil, 200, nil)
 	rival := e.rival()
 	for _, c := range []struct {
-		who    *apiClient
+		who    *webtest.Client
 		query  string
 		status int
 	}{
-		{e.client(), "?fleet=" + e.fleet, 401},
+		{e.web.Client(), "?fleet=" + e.fleet, 401},
 		{e.admin, "", 400},
 		{rival.admin, "?fleet=" + e.fleet, 404},
 		{member, "?fleet=" + e.fleet, 403},
 		{e.admin, "?fleet=" + e.fleet, 201},
 	} {
-		got, body := c.who.do("POST", "/api/slack/link-codes"+c.query, nil)
+		got, body, _ := c.who.Do("POST", "/api/slack/link-codes"+c.query, nil)
 		if got != c.status {
 			t.Errorf("POST /api/slack/link-codes%s: %d %s, want %d", c.query, got, body, c.status)
 		}

@@ -94,7 +94,7 @@ func TestOperationThreadLifecycle(t *testing.T) {
 		t.Fatalf("%d messages posted, want 1 (edited in place)", n)
 	}
 	// The pull request, once the GitHub App (here, the API) records it.
-	e.admin.call("PATCH", "/api/operations/"+op.ID+"?fleet="+e.fleet, `{"pr_url":"https://github.com/acme/app/pull/7"}`, 200, nil)
+	e.admin.Call("PATCH", "/api/operations/"+op.ID+"?fleet="+e.fleet, `{"pr_url":"https://github.com/acme/app/pull/7"}`, 200, nil)
 	e.message(ch, ts, "the Open PR button", func(m slackfake.Message) bool {
 		return strings.Contains(m.Blocks, `"action_id":"open_pr","url":"https://github.com/acme/app/pull/7"`)
 	})
@@ -349,7 +349,7 @@ func TestMirrorMissionChannel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.link()
-	e.admin.call("PATCH", "/api/missions/"+e.mission+"?fleet="+e.fleet, `{"slack_channel":"C0OPS"}`, 200, nil)
+	e.admin.Call("PATCH", "/api/missions/"+e.mission+"?fleet="+e.fleet, `{"slack_channel":"C0OPS"}`, 200, nil)
 	id := e.create("/api/operations", `{"title":"from the board","mission_id":"`+e.mission+`","assignee_type":"pilot","assignee_id":"`+e.pilot+`"}`)
 	e.waitFor("the mirrored message", func() bool {
 		op, err := e.st.FindOperation(context.Background(), e.fleet, id)
@@ -371,12 +371,12 @@ func TestRealRover(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.link()
-	e.admin.call("PATCH", "/api/pilots/"+e.pilot+"?fleet="+e.fleet, map[string]any{"settings": map[string]string{
+	e.admin.Call("PATCH", "/api/pilots/"+e.pilot+"?fleet="+e.fleet, map[string]any{"settings": map[string]string{
 		"command": `echo "Looking at: $UFO_PROMPT" && sleep 1 && echo "Fixed: $UFO_PROMPT"`,
 	}}, 200, nil)
 	var code struct{ Code string }
-	e.admin.call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": "laptop"}, 201, &code)
-	cfg := roverrt.Config{Server: e.srv.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Wait: 5 * time.Second,
+	e.admin.Call("POST", "/api/rovers/enrollment-codes?fleet="+e.fleet, map[string]any{"name": "laptop"}, 201, &code)
+	cfg := roverrt.Config{Server: e.web.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Wait: 5 * time.Second,
 		Detect:  func(context.Context) []wire.CLI { return []wire.CLI{{Kind: "exec"}} },
 		Environ: append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")}
 	once := func() {
