@@ -107,11 +107,15 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 func (w *Worker) run(ctx context.Context, j store.Job) {
-	ctx, cancel := context.WithTimeout(ctx, w.Lock)
+	hctx, cancel := context.WithTimeout(ctx, w.Lock)
+	err := w.call(hctx, j)
+	cancel()
+	// The bookkeeping gets a context of its own: a handler that used its
+	// whole time must still be recorded, or it would run again.
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := w.call(ctx, j)
 	if err == nil {
-		if err := w.store.FinishJob(ctx, j.ID); err != nil {
+		if err := w.store.FinishJob(ctx, j.ID, j.Attempts); err != nil {
 			w.log.Error("finish job", "job", j.ID, "kind", j.Kind, "err", err)
 		}
 		return
@@ -120,9 +124,9 @@ func (w *Worker) run(ctx context.Context, j store.Job) {
 	var status string
 	var rerr error
 	if errors.As(err, &p) {
-		status, rerr = "failed", w.store.FailJob(ctx, j.ID, err.Error())
+		status, rerr = "failed", w.store.FailJob(ctx, j.ID, j.Attempts, err.Error())
 	} else {
-		status, rerr = w.store.RetryJob(ctx, j.ID, err.Error(), Backoff(j.Attempts))
+		status, rerr = w.store.RetryJob(ctx, j.ID, j.Attempts, err.Error(), Backoff(j.Attempts))
 	}
 	if rerr != nil {
 		w.log.Error("record job failure", "job", j.ID, "kind", j.Kind, "err", rerr)

@@ -143,9 +143,18 @@ func (s *Store) UpdateMembershipRole(ctx context.Context, fleetID, userID, role 
 	})
 }
 
+// lastOwnerGuard refuses to leave a fleet without an owner. It locks the
+// owners' rows, so two concurrent demotions cannot both pass.
 func lastOwnerGuard(ctx context.Context, tx pgx.Tx, fleetID string) error {
-	var n int
-	if err := tx.QueryRow(ctx, q("CountOwners"), fleetID).Scan(&n); err != nil {
+	rows, err := tx.Query(ctx, q("LockOwners"), fleetID)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	if n <= 1 {

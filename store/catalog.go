@@ -121,8 +121,16 @@ func (s *Store) UpdatePilot(ctx context.Context, p app.Pilot) (app.Pilot, error)
 	return out, err
 }
 
-// DeletePilot removes a pilot.
+// DeletePilot removes a pilot; one with runs queued or under way is a
+// conflict (cancel them first), so no run is left that nothing can execute.
 func (s *Store) DeletePilot(ctx context.Context, fleetID, id string) error {
+	var n int
+	if err := s.pool.QueryRow(ctx, q("PilotActiveRuns"), fleetID, id).Scan(&n); err != nil {
+		return translate(err)
+	}
+	if n > 0 {
+		return app.Errorf(app.EConflict, "the pilot has %d active runs; cancel them first", n)
+	}
 	return s.deleteByID(ctx, "DeletePilot", "pilot.deleted", fleetID, id)
 }
 

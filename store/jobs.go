@@ -53,17 +53,23 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds []string, n int, lockFor ti
 	return jobs, translate(rows.Err())
 }
 
+// The attempt number fences a job's bookkeeping: a worker whose lock lapsed
+// while another took the job over changes nothing.
+
 // FinishJob marks a job done.
-func (s *Store) FinishJob(ctx context.Context, id int64) error {
-	_, err := s.pool.Exec(ctx, q("FinishJob"), id)
+func (s *Store) FinishJob(ctx context.Context, id int64, attempt int) error {
+	_, err := s.pool.Exec(ctx, q("FinishJob"), id, attempt)
 	return translate(err)
 }
 
 // RetryJob records a failure and schedules the next attempt after delay, or
 // marks the job failed when it has no attempts left. It returns the status.
-func (s *Store) RetryJob(ctx context.Context, id int64, why string, delay time.Duration) (string, error) {
+func (s *Store) RetryJob(ctx context.Context, id int64, attempt int, why string, delay time.Duration) (string, error) {
 	var status string
-	err := s.pool.QueryRow(ctx, q("RetryJob"), id, truncate(why, 2000), delay.Seconds()).Scan(&status)
+	err := s.pool.QueryRow(ctx, q("RetryJob"), id, truncate(why, 2000), delay.Seconds(), attempt).Scan(&status)
+	if err == pgx.ErrNoRows {
+		return "taken over", nil
+	}
 	return status, translate(err)
 }
 
@@ -75,8 +81,8 @@ func (s *Store) FindJob(ctx context.Context, kind, key string) (Job, error) {
 }
 
 // FailJob marks a job failed for good.
-func (s *Store) FailJob(ctx context.Context, id int64, why string) error {
-	_, err := s.pool.Exec(ctx, q("FailJob"), id, truncate(why, 2000))
+func (s *Store) FailJob(ctx context.Context, id int64, attempt int, why string) error {
+	_, err := s.pool.Exec(ctx, q("FailJob"), id, truncate(why, 2000), attempt)
 	return translate(err)
 }
 

@@ -98,7 +98,9 @@ func dispatchPilot(ctx context.Context, tx pgx.Tx, fleetID, typ string, id *stri
 	}
 	switch typ {
 	case "pilot":
-		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *id))
+		// KEY SHARE: the pilot cannot be deleted under the run about to
+		// reference it (and that wait happens before any feed lock).
+		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *id))
 		if err != nil {
 			return nil, notFoundAs(err, "pilot %s not found", *id)
 		}
@@ -298,7 +300,11 @@ func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p
 					active = nil
 				}
 				if pilot != nil {
-					if err := createRun(ctx, tx, fleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, nil), false, ""); err != nil {
+					msgs, err := conversation(ctx, tx, fleetID, op.ID)
+					if err != nil {
+						return err
+					}
+					if err := createRun(ctx, tx, fleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, msgs), false, ""); err != nil {
 						return err
 					}
 					op.Status = app.StatusQueued
@@ -349,7 +355,11 @@ func (s *Store) applyStatus(ctx context.Context, tx pgx.Tx, op *app.Operation, s
 			if pilot == nil {
 				return app.Errorf(app.EInvalid, "assign a pilot before queueing")
 			}
-			if err := createRun(ctx, tx, op.FleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, nil), false, ""); err != nil {
+			msgs, err := conversation(ctx, tx, op.FleetID, op.ID)
+			if err != nil {
+				return err
+			}
+			if err := createRun(ctx, tx, op.FleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, msgs), false, ""); err != nil {
 				return err
 			}
 		}
@@ -369,13 +379,19 @@ func eqPtr(a, b *string) bool {
 	return *a == *b
 }
 
+// lockOperation locks an operation's row, then reads it, so what the
+// caller writes back is never older than the lock.
 func lockOperation(ctx context.Context, tx pgx.Tx, fleetID, idOrCode string) (app.Operation, error) {
-	op, err := findOperation(ctx, tx, fleetID, idOrCode)
-	if err != nil {
-		return op, err
+	id := idOrCode
+	if key, n, ok := app.ParseCode(idOrCode); ok {
+		if err := tx.QueryRow(ctx, q("OperationIDByCode"), fleetID, key, n).Scan(&id); err != nil {
+			return app.Operation{}, translate(err)
+		}
 	}
-	var got string
-	return op, tx.QueryRow(ctx, q("LockOperation"), fleetID, op.ID).Scan(&got)
+	if err := tx.QueryRow(ctx, q("LockOperation"), fleetID, id).Scan(&id); err != nil {
+		return app.Operation{}, translate(err)
+	}
+	return findOperation(ctx, tx, fleetID, id)
 }
 
 // DeleteOperation removes an operation (its runs go with it).
@@ -423,24 +439,21 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 		if err != nil {
 			return err
 		}
+		var pilot *app.Pilot
+		var resume string
+		if op.Status == app.StatusInReview || op.Status == app.StatusDone {
+			if pilot, resume, err = followUpPilot(ctx, tx, fleetID, op.ID); err != nil {
+				return err
+			}
+		}
 		if err := emit(ctx, tx, fleetID, "message.created", &op.ID, map[string]any{"message_id": msg.ID, "author": in.AuthorName}); err != nil {
 			return err
 		}
-		if op.Status != app.StatusInReview && op.Status != app.StatusDone {
+		if pilot == nil {
 			return nil
 		}
-		last, err := lastRun(ctx, tx, op.ID)
-		if err != nil || last == nil || last.PilotID == nil {
-			return err
-		}
-		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *last.PilotID))
-		if app.IsCode(err, app.ENotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := createRun(ctx, tx, fleetID, op.ID, p, in.Body, true, last.SessionID); err != nil {
+		p := *pilot
+		if err := createRun(ctx, tx, fleetID, op.ID, p, in.Body, true, resume); err != nil {
 			return err
 		}
 		followUp = true
@@ -450,6 +463,33 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 		return emit(ctx, tx, fleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
 	})
 	return msg, followUp, err
+}
+
+// followUpPilot returns the pilot (locked against deletion) and session a
+// follow-up run would resume, or nil when there is none or a run of the
+// operation is already active (a burst of messages starts one run).
+func followUpPilot(ctx context.Context, tx pgx.Tx, fleetID, opID string) (*app.Pilot, string, error) {
+	active, err := activeRun(ctx, tx, opID)
+	if err != nil || active != nil {
+		return nil, "", err
+	}
+	last, err := lastRun(ctx, tx, opID)
+	if err != nil || last == nil || last.PilotID == nil {
+		return nil, "", err
+	}
+	p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *last.PilotID))
+	if app.IsCode(err, app.ENotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &p, last.SessionID, nil
+}
+
+// conversation returns an operation's messages, for a fresh run's prompt.
+func conversation(ctx context.Context, tx pgx.Tx, fleetID, opID string) ([]app.Message, error) {
+	return collect[app.Message](tx.Query(ctx, q("ListMessages"), fleetID, opID))
 }
 
 // Messages lists an operation's conversation.

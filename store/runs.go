@@ -523,3 +523,23 @@ func (s *Store) LatestEventID(ctx context.Context, fleetID string) (int64, error
 	err := s.pool.QueryRow(ctx, q("LatestEventID"), fleetID).Scan(&id)
 	return id, translate(err)
 }
+
+// ReleaseClaim puts a run just claimed back in the queue, as if the claim
+// never happened, when its answer could not be made (the repository
+// credential could not be minted): the attempt is not counted.
+func (s *Store) ReleaseClaim(ctx context.Context, runID, token string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var fleetID, opID string
+		err := tx.QueryRow(ctx, q("ReleaseClaim"), runID, app.HashToken(token)).Scan(&fleetID, &opID)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("NotifyRuns"), fleetID); err != nil {
+			return err
+		}
+		return emit(ctx, tx, fleetID, "run.requeued", &runID, map[string]any{"operation_id": opID, "reason": "claim answer failed"})
+	})
+}

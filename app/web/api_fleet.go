@@ -68,8 +68,8 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	if in.Role == app.RoleOwner && roleFrom(r.Context()) != app.RoleOwner {
-		writeError(w, s.log, app.Errorf(app.EForbidden, "only an owner can make owners"))
+	if err := s.ownerOnlyForOwners(r, param(r, "user"), in.Role); err != nil {
+		writeError(w, s.log, err)
 		return
 	}
 	if err := s.store.UpdateMembershipRole(r.Context(), fleetFrom(r.Context()), param(r, "user"), in.Role); err != nil {
@@ -79,7 +79,30 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// ownerOnlyForOwners lets only an owner make an owner, or change or remove
+// one: an admin cannot take the fleet from its owners.
+func (s *Server) ownerOnlyForOwners(r *http.Request, userID, newRole string) error {
+	if roleFrom(r.Context()) == app.RoleOwner {
+		return nil
+	}
+	if newRole == app.RoleOwner {
+		return app.Errorf(app.EForbidden, "only an owner can make owners")
+	}
+	target, err := s.store.Role(r.Context(), fleetFrom(r.Context()), userID)
+	if err != nil {
+		return err
+	}
+	if target == app.RoleOwner {
+		return app.Errorf(app.EForbidden, "only an owner can change or remove an owner")
+	}
+	return nil
+}
+
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+	if err := s.ownerOnlyForOwners(r, param(r, "user"), ""); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
 	if err := s.store.DeleteMembership(r.Context(), fleetFrom(r.Context()), param(r, "user")); err != nil {
 		writeError(w, s.log, err)
 		return

@@ -245,13 +245,23 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	if err := catchUp(); err != nil {
 		return
 	}
-	ping := time.NewTicker(20 * time.Second)
+	ping := time.NewTicker(s.cfg.StreamPing)
 	defer ping.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case e := <-sub.events:
+			// A row the hub failed to read comes before this one: catch up
+			// from the database first, which also covers e.
+			select {
+			case <-sub.lagged:
+				if catchUp() != nil {
+					return
+				}
+				continue
+			default:
+			}
 			if send(e) != nil {
 				return
 			}
@@ -263,9 +273,29 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ping.C:
+			// A stream outlives its request's checks: end it once the
+			// session ends or the user leaves the fleet.
+			if !s.stillMember(r, fleet) {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
 		}
 	}
+}
+
+// stillMember reports whether the request's session is still live and its
+// user still a member of fleet.
+func (s *Server) stillMember(r *http.Request, fleet string) bool {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return false
+	}
+	u, err := s.store.FindSessionUser(r.Context(), c.Value)
+	if err != nil {
+		return false
+	}
+	_, err = s.store.Role(r.Context(), fleet, u.ID)
+	return err == nil
 }

@@ -118,6 +118,11 @@ func validEmail(e string) bool {
 }
 
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
+	if !s.allow(signUpRate, clientAddr(r)) {
+		w.Header().Set("Retry-After", "12")
+		writeError(w, s.log, app.Errorf(app.ERateLimited, "too many sign-ups from this address; try again in a minute"))
+		return
+	}
 	var in signupRequest
 	if err := decode(w, r, &in); err != nil {
 		writeError(w, s.log, err)
@@ -156,7 +161,7 @@ type loginRequest struct {
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	if !s.signInLimiter(clientAddr(r)).Allow() {
+	if !s.allow(signInRate, clientAddr(r)) {
 		w.Header().Set("Retry-After", "6")
 		writeError(w, s.log, app.Errorf(app.ERateLimited, "too many sign-in attempts; try again in a minute"))
 		return

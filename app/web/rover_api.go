@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,11 @@ func kindsOf(p wire.Profile) []string {
 }
 
 func (s *Server) roverEnroll(w http.ResponseWriter, r *http.Request) {
+	if !s.allow(enrollRate, clientAddr(r)) {
+		w.Header().Set("Retry-After", "6")
+		writeError(w, s.log, app.Errorf(app.ERateLimited, "too many enrollment attempts; try again in a minute"))
+		return
+	}
 	var in wire.EnrollRequest
 	if err := decode(w, r, &in); err != nil {
 		writeError(w, s.log, err)
@@ -131,8 +137,11 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 			s.metrics.claims.Inc()
 			ans, err := s.claimAnswer(r.Context(), c)
 			if err != nil {
-				// The run stays claimed; its lease runs out and the sweeper
-				// requeues it, so a passing failure costs one lease.
+				// Put the run back at once, without counting the attempt, so
+				// a failure to mint a credential never uses up its attempts.
+				if rerr := s.store.ReleaseClaim(context.WithoutCancel(r.Context()), c.RunID, c.Token); rerr != nil {
+					s.log.Error("release a claim", "run", c.RunID, "err", rerr)
+				}
 				writeError(w, s.log, err)
 				return
 			}
@@ -218,7 +227,7 @@ func (s *Server) roverEvents(w http.ResponseWriter, r *http.Request) {
 	for _, e := range in.Events {
 		c.that(e.Seq > 0, "event seq must be positive")
 		c.that(slices.Contains(eventTypes, e.Type), "unknown event type "+strconv.Quote(e.Type))
-		data := e.Data
+		data := withoutNUL(e.Data)
 		if len(data) == 0 {
 			data = json.RawMessage(`{}`)
 		}
@@ -256,13 +265,13 @@ func (s *Server) roverComplete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	comp := store.Completion{Status: in.Status, FailureReason: in.FailureReason, FailureMessage: in.FailureMessage,
-		FinalMessage: in.FinalMessage, SessionID: in.SessionID}
+	comp := store.Completion{Status: in.Status, FailureReason: in.FailureReason, FailureMessage: dropNUL(in.FailureMessage),
+		FinalMessage: dropNUL(in.FinalMessage), SessionID: dropNUL(in.SessionID)}
 	if in.Usage != nil {
 		comp.Usage, _ = json.Marshal(in.Usage)
 	}
 	if a := in.Artifact; a != nil {
-		comp.Artifact = &app.Artifact{Diff: a.Diff, Files: a.Files, Insertions: a.Insertions, Deletions: a.Deletions,
+		comp.Artifact = &app.Artifact{Diff: dropNUL(a.Diff), Files: a.Files, Insertions: a.Insertions, Deletions: a.Deletions,
 			Branch: a.Branch, BaseBranch: a.BaseBranch, HeadCommit: a.HeadCommit, Pushed: a.Pushed}
 	}
 	rv := roverFrom(r.Context())
@@ -281,4 +290,43 @@ func (s *Server) roverRevokeSelf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// dropNUL removes NUL characters, which PostgreSQL text cannot hold; a
+// pilot that prints one must not wedge its run.
+func dropNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
+// withoutNUL removes NUL characters from every string of a JSON value
+// (escaped as \u0000 in JSON, which jsonb refuses).
+func withoutNUL(raw json.RawMessage) json.RawMessage {
+	if !bytes.Contains(raw, []byte(`\u0000`)) {
+		return raw
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return raw
+	}
+	b, err := json.Marshal(scrubNUL(v))
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+func scrubNUL(v any) any {
+	switch t := v.(type) {
+	case string:
+		return dropNUL(t)
+	case []any:
+		for i := range t {
+			t[i] = scrubNUL(t[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[dropNUL(k)] = scrubNUL(x)
+		}
+		return out
+	}
+	return v
 }

@@ -27,6 +27,9 @@ type Config struct {
 	// OnFleetCreated is called after a fleet is created (ufo up enrolls its
 	// local rover there). Nil means nothing.
 	OnFleetCreated func(ctx context.Context, fleetID string)
+	// StreamPing is how often an event stream pings and re-checks that its
+	// session and membership still hold (default 20 s).
+	StreamPing time.Duration
 	// Mounters add the GitHub and Slack adapters' routes.
 	Mounters []Mounter
 	// RepoCredential, when set, gives the rover that claimed a run of a
@@ -74,6 +77,9 @@ func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) (*Server, erro
 	if cfg.LongPoll == 0 {
 		cfg.LongPoll = 25 * time.Second
 	}
+	if cfg.StreamPing == 0 {
+		cfg.StreamPing = 20 * time.Second
+	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 10 * time.Second
 	}
@@ -87,18 +93,32 @@ func New(st *store.Store, hub *Hub, cfg Config, log *slog.Logger) (*Server, erro
 	return &Server{store: st, cfg: cfg, log: log, hub: hub, metrics: newMetrics(st), board: b, limiters: map[string]*rate.Limiter{}}, nil
 }
 
-// signInLimiter allows a burst of 10 sign-in attempts per client address,
-// refilled at one every 6 seconds.
-func (s *Server) signInLimiter(addr string) *rate.Limiter {
+// Rate limits per client address: a burst, refilled at one per interval.
+var (
+	signInRate = limitRule{"sign-in", 6 * time.Second, 10}
+	signUpRate = limitRule{"sign-up", 12 * time.Second, 5}
+	enrollRate = limitRule{"enroll", 6 * time.Second, 10}
+)
+
+type limitRule struct {
+	name  string
+	every time.Duration
+	burst int
+}
+
+// allow spends one token of rule's bucket for addr. The buckets are forgotten
+// wholesale past 10,000 addresses, which bounds memory.
+func (s *Server) allow(rule limitRule, addr string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.limiters[addr]
+	key := rule.name + " " + addr
+	l, ok := s.limiters[key]
 	if !ok {
 		if len(s.limiters) > 10000 {
 			s.limiters = map[string]*rate.Limiter{}
 		}
-		l = rate.NewLimiter(rate.Every(6*time.Second), 10)
-		s.limiters[addr] = l
+		l = rate.NewLimiter(rate.Every(rule.every), rule.burst)
+		s.limiters[key] = l
 	}
-	return l
+	return l.Allow()
 }

@@ -47,9 +47,6 @@ RETURNING fleet_id, user_id, role, created_at;
 -- name: DeleteMembership
 DELETE FROM memberships WHERE fleet_id = $1 AND user_id = $2 RETURNING role;
 
--- name: CountOwners
-SELECT count(*) FROM memberships WHERE fleet_id = $1 AND role = 'owner';
-
 -- name: CreateInvitation
 INSERT INTO invitations (fleet_id, email, role, token_hash, invited_by, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -81,3 +78,6 @@ SELECT role FROM memberships WHERE fleet_id = $1 AND user_id = $2 FOR UPDATE;
 
 -- name: ListAllFleets
 SELECT id, name, created_at FROM fleets ORDER BY created_at, id;
+
+-- name: LockOwners
+SELECT user_id FROM memberships WHERE fleet_id = $1 AND role = 'owner' FOR UPDATE;

@@ -20,13 +20,13 @@ RETURNING id, kind, key, payload, attempts, max_attempts;
 
 -- name: FinishJob
 UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL, last_error = ''
-WHERE id = $1 AND status = 'pending';
+WHERE id = $1 AND status = 'pending' AND attempts = $2;
 
 -- name: RetryJob
 UPDATE jobs SET run_after = now() + make_interval(secs => $3), locked_until = NULL, last_error = $2,
     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     finished_at = CASE WHEN attempts >= max_attempts THEN now() END
-WHERE id = $1 AND status = 'pending'
+WHERE id = $1 AND status = 'pending' AND attempts = $4
 RETURNING status;
 
 -- name: FindJob
@@ -34,7 +34,7 @@ SELECT id, kind, key, payload, status, attempts, last_error FROM jobs WHERE kind
 
 -- name: FailJob
 UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $2
-WHERE id = $1 AND status = 'pending';
+WHERE id = $1 AND status = 'pending' AND attempts = $3;
 
 -- name: PruneJobs
 DELETE FROM jobs WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1);

@@ -127,3 +127,10 @@ LIMIT $4 OFFSET $5;
 -- name: ResolveSignal
 UPDATE signals SET resolved_at = now() WHERE fleet_id = $1 AND id = $2 AND resolved_at IS NULL
 RETURNING id, operation_id, run_id, kind, message, created_at, resolved_at;
+
+-- name: OperationIDByCode
+SELECT o.id FROM operations o JOIN missions m ON m.id = o.mission_id
+WHERE o.fleet_id = $1 AND m.key = $2 AND o.number = $3;
+
+-- name: FindPilotForShare
+SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 AND id = $2 FOR KEY SHARE;

@@ -120,3 +120,12 @@ SELECT o.status FROM operations o WHERE o.id = $1 FOR UPDATE;
 -- name: OtherActiveRuns
 SELECT count(*) FROM runs
 WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running');
+
+-- name: ReleaseClaim
+UPDATE runs SET status = 'queued', attempt = attempt - 1, rover_id = NULL, claim_token_hash = NULL,
+    lease_expires_at = NULL, claimed_at = NULL
+WHERE id = $1 AND claim_token_hash = $2 AND status = 'claimed'
+RETURNING fleet_id, operation_id;
+
+-- name: PilotActiveRuns
+SELECT count(*) FROM runs WHERE fleet_id = $1 AND pilot_id = $2 AND status IN ('queued', 'claimed', 'running');

@@ -112,3 +112,12 @@ WHERE o.fleet_id = $1 AND o.status NOT IN ('done', 'canceled')
        OR (t.team_id = $5 AND t.slack_user = $6))
 ORDER BY o.updated_at DESC, o.id
 LIMIT $7;
+
+-- name: SlackWorkspaceLinkedByAdmin
+-- Whether the member who linked the workspace is still an admin (or the
+-- owner) of its fleet: only then may unmapped full members of the
+-- workspace act, recorded by their Slack id.
+SELECT EXISTS (
+    SELECT 1 FROM slack_workspaces w
+    JOIN memberships m ON m.fleet_id = w.fleet_id AND m.user_id = w.linked_by
+    WHERE w.team_id = $2 AND w.fleet_id = $1 AND m.role IN ('owner', 'admin'));
