@@ -113,6 +113,15 @@ func (s *Store) SlackTeamOfFleet(ctx context.Context, fleetID string) (string, e
 	return team, translate(err)
 }
 
+// SlackWorkspaceLinkedByAdmin reports whether the workspace is linked to
+// the fleet by a member who is still an admin (or the owner) of it: the
+// condition for unmapped Slack users to act at all.
+func (s *Store) SlackWorkspaceLinkedByAdmin(ctx context.Context, fleetID, teamID string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, q("SlackWorkspaceLinkedByAdmin"), fleetID, teamID).Scan(&ok)
+	return ok, translate(err)
+}
+
 // SlackUser is a Slack user as the fleet knows them.
 type SlackUser struct {
 	FleetID   string

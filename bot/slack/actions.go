@@ -61,6 +61,9 @@ func (b *Bot) runAction(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return b.tell(ctx, ic.ResponseURL, notFound(err, notLinked))
 	}
+	if _, err := b.actor(ctx, fleetID, ic.Team.ID, ic.User.ID, ic.User.Name); err != nil {
+		return b.tell(ctx, ic.ResponseURL, err)
+	}
 	for _, a := range ic.ActionCallback.BlockActions {
 		var err error
 		switch a.ActionID {

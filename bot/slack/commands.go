@@ -100,6 +100,15 @@ type commandJob struct {
 // accept checks a command that changes something and records it; the job
 // does the work and reports through the command's response_url.
 func (b *Bot) accept(ctx context.Context, fleetID string, sc slack.SlashCommand, cmd command.Command) (reply, error) {
+	switch cmd.Name {
+	case command.New, command.Cancel, command.Retry, command.Assign:
+		actx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		_, err := b.actor(actx, fleetID, sc.TeamID, sc.UserID, sc.UserName)
+		cancel()
+		if err != nil {
+			return reply{}, err
+		}
+	}
 	var ack string
 	switch cmd.Name {
 	case command.New:
@@ -166,11 +175,17 @@ func (b *Bot) runCommand(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return b.tell(ctx, sc.ResponseURL, notFound(err, notLinked))
 	}
+	// Checked again when the work is done: the person may have been
+	// removed from the fleet (or the workspace) since the command.
+	who, err := b.actor(ctx, fleetID, sc.TeamID, sc.UserID, sc.UserName)
+	if err != nil {
+		return b.tell(ctx, sc.ResponseURL, err)
+	}
 	var done string
 	switch cmd.Name {
 	case command.New:
 		_, err = b.start(ctx, startRequest{FleetID: fleetID, TeamID: sc.TeamID, Channel: sc.ChannelID,
-			SlackUser: sc.UserID, SlackName: sc.UserName, Key: j.Key, Command: cmd})
+			SlackUser: sc.UserID, SlackName: sc.UserName, Who: who, Key: j.Key, Command: cmd})
 	case command.Cancel:
 		done, err = b.cancel(ctx, fleetID, cmd.Code)
 	case command.Retry:

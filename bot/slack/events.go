@@ -147,12 +147,19 @@ func (b *Bot) mention(ctx context.Context, fleetID, teamID, key string, e *slack
 			return nil
 		}
 	}
+	who, err := b.actor(ctx, fleetID, teamID, e.User, "")
+	if app.IsCode(err, app.EForbidden) {
+		return b.whisper(ctx, e.Channel, e.User, e.ThreadTimeStamp, app.ErrorMessage(err))
+	}
+	if err != nil {
+		return err
+	}
 	cmd, err := mentionCommand(e.Text, b.botUserID(ctx))
 	if err != nil {
-		return b.whisper(ctx, e.Channel, e.User, "Mention me with what to do, e.g. `@UFO fix the flaky login test --pilot cc` "+
+		return b.whisper(ctx, e.Channel, e.User, e.ThreadTimeStamp, "Mention me with what to do, e.g. `@UFO fix the flaky login test --pilot cc` "+
 			"(a mission KEY first when the channel has none). Details go on the next lines.")
 	}
-	_, err = b.start(ctx, startRequest{FleetID: fleetID, TeamID: teamID, Channel: e.Channel, SlackUser: e.User, Key: key, Command: cmd})
+	_, err = b.start(ctx, startRequest{FleetID: fleetID, TeamID: teamID, Channel: e.Channel, SlackUser: e.User, Who: who, Key: key, Command: cmd})
 	if err == nil {
 		return nil
 	}
@@ -163,7 +170,7 @@ func (b *Bot) mention(ctx context.Context, fleetID, teamID, key string, e *slack
 	if app.ErrorCode(err) == app.EInternal {
 		return err
 	}
-	return b.whisper(ctx, e.Channel, e.User, app.ErrorMessage(err))
+	return b.whisper(ctx, e.Channel, e.User, e.ThreadTimeStamp, app.ErrorMessage(err))
 }
 
 // mentionCommand reads a mention as `/ufo new`: the first line (after the
@@ -178,10 +185,14 @@ func mentionCommand(text, botUser string) (command.Command, error) {
 	return command.Parse(line)
 }
 
-// whisper tells one person something in a channel (chat.postEphemeral),
-// best effort.
-func (b *Bot) whisper(ctx context.Context, channel, user, text string) error {
-	if _, err := b.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false)); err != nil {
+// whisper tells one person something in a channel, or in a thread when
+// threadTS is set (chat.postEphemeral), best effort.
+func (b *Bot) whisper(ctx context.Context, channel, user, threadTS, text string) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	if _, err := b.api.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
 		b.log.Warn("slack: chat.postEphemeral", "err", err)
 	}
 	return nil
@@ -191,6 +202,8 @@ func (b *Bot) whisper(ctx context.Context, channel, user, text string) error {
 type startRequest struct {
 	FleetID, TeamID, Channel string
 	SlackUser, SlackName     string
+	// Who is the person asking, as actor allowed them.
+	Who person
 	// Key is the delivery that asked (its job key): the message posted and
 	// the operation created for it are found again if it is processed twice.
 	Key     string
@@ -210,7 +223,7 @@ func (b *Bot) start(ctx context.Context, s startRequest) (app.Operation, error) 
 	if err != nil {
 		return app.Operation{}, err
 	}
-	who := b.person(ctx, s.FleetID, s.TeamID, s.SlackUser, s.SlackName)
+	who := s.Who
 	first, err := b.tmpl.render("starting_message", map[string]string{"Title": s.Command.Title, "Mission": m.Key})
 	if err != nil {
 		return app.Operation{}, bot.Permanent(err)
@@ -257,7 +270,13 @@ func (b *Bot) threadReply(ctx context.Context, fleetID, teamID string, e *slacke
 	if body == "" {
 		return nil
 	}
-	who := b.person(ctx, fleetID, teamID, e.User, "")
+	who, err := b.actor(ctx, fleetID, teamID, e.User, "")
+	if app.IsCode(err, app.EForbidden) {
+		return b.whisper(ctx, e.Channel, e.User, e.ThreadTimeStamp, app.ErrorMessage(err))
+	}
+	if err != nil {
+		return err
+	}
 	typ, id, name := who.author()
 	dup, err := b.recorded(ctx, fleetID, *t.OperationID, id, body, slackTime(e.TimeStamp))
 	if err != nil || dup {

@@ -2,9 +2,12 @@ package slack
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/slack-go/slack"
 
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/store"
@@ -35,6 +38,13 @@ func (p person) author() (typ, id, name string) {
 // their verified email, matched against the fleet's members. When Slack
 // cannot be asked, the user is still recorded by id, unmapped.
 func (b *Bot) person(ctx context.Context, fleetID, teamID, slackID, fallbackName string) person {
+	p, _ := b.lookup(ctx, fleetID, teamID, slackID, fallbackName)
+	return p
+}
+
+// lookup is person, and also returns what users.info said when it was
+// asked (nil when it was not, or failed).
+func (b *Bot) lookup(ctx context.Context, fleetID, teamID, slackID, fallbackName string) (person, *slack.User) {
 	p := person{SlackID: slackID, Name: fallbackName}
 	if p.Name == "" {
 		p.Name = slackID
@@ -46,19 +56,19 @@ func (b *Bot) person(ctx context.Context, fleetID, teamID, slackID, fallbackName
 		}
 		if known.UserID != nil {
 			p.UserID, p.Name = known.UserID, known.UserName
-			return p
+			return p, nil
 		}
 		if time.Since(known.CheckedAt) < recheckUnmapped {
-			return p
+			return p, nil
 		}
 	} else if !app.IsCode(err, app.ENotFound) {
 		b.log.Warn("slack: find user", "err", err)
-		return p
+		return p, nil
 	}
 	info, err := b.api.GetUserInfoContext(ctx, slackID)
 	if err != nil {
 		b.log.Warn("slack: users.info", "user", slackID, "err", err)
-		return p
+		return p, nil
 	}
 	name := info.RealName
 	if name == "" {
@@ -75,13 +85,57 @@ func (b *Bot) person(ctx context.Context, fleetID, teamID, slackID, fallbackName
 	if u, err = b.store.MapSlackUserByEmail(ctx, fleetID, teamID, slackID, name, email); err != nil {
 		b.log.Warn("slack: record user", "err", err)
 		p.Name = name
-		return p
+		return p, info
 	}
 	p.Name = u.Name
 	if u.UserID != nil {
 		p.UserID, p.Name = u.UserID, u.UserName
 	}
-	return p
+	return p, info
+}
+
+// linkFirst answers a Slack user who may not change anything.
+const linkFirst = "UFO does not know you as a member of this fleet, so it changed nothing. " +
+	"Link yourself first: `/ufo link <code>`, or ask an admin (to add you to the fleet with the email verified on your Slack account)."
+
+// actor is person for someone who wants to change something: start,
+// cancel, retry or assign an operation, or write in its thread. A fleet
+// member (mapped by verified email or by /ufo link) may. An unmapped user
+// may only when the workspace was linked by a member who is still an admin
+// of the fleet and users.info, asked now, says they are a full member of
+// the workspace: not a guest (restricted or ultra-restricted), not from
+// another organisation, not a bot, not deactivated. Anyone else is refused
+// with app.EForbidden and linkFirst; when Slack cannot be asked, the
+// error is internal (retry), never a yes.
+func (b *Bot) actor(ctx context.Context, fleetID, teamID, slackID, fallbackName string) (person, error) {
+	if slackID == "" {
+		return person{}, app.Errorf(app.EForbidden, linkFirst)
+	}
+	p, info := b.lookup(ctx, fleetID, teamID, slackID, fallbackName)
+	if p.UserID != nil {
+		return p, nil
+	}
+	open, err := b.store.SlackWorkspaceLinkedByAdmin(ctx, fleetID, teamID)
+	if err != nil {
+		return p, err
+	}
+	if !open {
+		return p, app.Errorf(app.EForbidden, linkFirst)
+	}
+	if info == nil {
+		info, err = b.api.GetUserInfoContext(ctx, slackID)
+		if slackErrorCode(err) != "" {
+			b.log.Info("slack: users.info refused; treating the user as unknown", "user", slackID, "err", err)
+			return p, app.Errorf(app.EForbidden, linkFirst)
+		}
+		if err != nil {
+			return p, fmt.Errorf("slack users.info %s: %w", slackID, err)
+		}
+	}
+	if info.IsRestricted || info.IsUltraRestricted || info.IsStranger || info.IsBot || info.Deleted {
+		return p, app.Errorf(app.EForbidden, linkFirst)
+	}
+	return p, nil
 }
 
 var (

@@ -56,6 +56,9 @@ type Message struct {
 type User struct {
 	ID, Name, RealName, Email string
 	EmailConfirmed            bool
+	// Restricted is a multi-channel guest, UltraRestricted a
+	// single-channel guest (users.info is_restricted, is_ultra_restricted).
+	Restricted, UltraRestricted bool
 }
 
 // Server is the fake Slack.
@@ -346,6 +349,7 @@ func (s *Server) usersInfo(w http.ResponseWriter, v url.Values) {
 	reply(w, map[string]any{"ok": true, "user": map[string]any{
 		"id": u.ID, "team_id": TeamID, "name": u.Name, "real_name": u.RealName, "deleted": false, "is_bot": false,
 		"is_email_confirmed": u.EmailConfirmed, "tz": "Europe/Amsterdam",
+		"is_restricted": u.Restricted || u.UltraRestricted, "is_ultra_restricted": u.UltraRestricted,
 		"profile": map[string]any{"real_name": u.RealName, "display_name": u.Name, "email": u.Email, "team": TeamID},
 	}})
 }
