@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,9 +80,38 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // tx runs fn in a transaction, committing when it returns nil.
+//
+// The change-feed rows its fn emits are written at its end, just before the
+// commit, so the fleet's feed lock is held only for those inserts and the
+// commit itself rather than for the whole transaction.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return translate(pgx.BeginFunc(ctx, s.pool, fn))
+	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		buf := &feedBuffer{}
+		pendingFeed.Store(tx, buf)
+		defer pendingFeed.Delete(tx)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		for _, r := range buf.rows {
+			if _, err := tx.Exec(ctx, q("EmitEvent"), r.fleetID, r.kind, r.subjectID, r.data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
+
+// feedBuffer holds the change-feed rows of one transaction until its end.
+type feedBuffer struct{ rows []feedRow }
+
+type feedRow struct {
+	fleetID, kind string
+	subjectID     *string
+	data          any
+}
+
+// pendingFeed maps each open Store.tx transaction to its feed rows.
+var pendingFeed sync.Map // pgx.Tx -> *feedBuffer
 
 // translate maps driver errors to app's codes; other errors pass through.
 func translate(err error) error {
@@ -136,12 +166,18 @@ func conflictSubject(constraint string) string {
 }
 
 // emit appends one row to the fleet's change feed and notifies listeners,
-// inside the caller's transaction. The per-fleet advisory lock makes feed ids
-// commit in order within a fleet, so a reader paging with after=ID never
-// skips a row that commits later with a smaller id.
+// as part of the caller's transaction (written at its end, see tx). The
+// per-fleet advisory lock EmitEvent takes makes feed ids commit in order
+// within a fleet, so a reader paging with after=ID never skips a row that
+// commits later with a smaller id.
 func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *string, data any) error {
 	if data == nil {
 		data = map[string]any{}
+	}
+	if buf, ok := pendingFeed.Load(tx); ok {
+		b := buf.(*feedBuffer)
+		b.rows = append(b.rows, feedRow{fleetID, kind, subjectID, data})
+		return nil
 	}
 	_, err := tx.Exec(ctx, q("EmitEvent"), fleetID, kind, subjectID, data)
 	return err
