@@ -153,24 +153,21 @@ type enrolled struct {
 	Token string
 }
 
-// enroll makes n enrollment codes and trades each for a rover token, as
-// ufo rover enroll does.
-func (tb *testbed) enroll(ctx context.Context, n int) ([]enrolled, error) {
+// enroll makes n rovers of the fleet, each from an enrollment code, with
+// the store: enrolling is not what is measured, and the API allows only a
+// few enrollments a minute from one address.
+func (b *bench) enroll(ctx context.Context, tb *testbed, n int) ([]enrolled, error) {
 	out := make([]enrolled, 0, n)
 	for i := range n {
-		var code struct {
-			Code string `json:"code"`
-		}
-		if err := tb.do(ctx, "POST", tb.fleetPath("/api/rovers/enrollment-codes"), map[string]any{}, &code, http.StatusCreated); err != nil {
+		code, _, err := b.st.CreateEnrollmentCode(ctx, tb.fleet, "", []string{}, false, nil)
+		if err != nil {
 			return nil, fmt.Errorf("create enrollment code: %w", err)
 		}
-		var resp wire.EnrollResponse
-		req := wire.EnrollRequest{Code: code.Code, Name: fmt.Sprintf("bench-%d", i),
-			Profile: wire.Profile{OS: "linux", Pilots: []wire.CLI{{Kind: "exec"}}}}
-		if err := call(ctx, tb.hc, "POST", tb.base+"/api/rovers/enroll", "", req, &resp, http.StatusCreated); err != nil {
+		e, err := b.st.Enroll(ctx, code, fmt.Sprintf("bench-%d", i), json.RawMessage(`{"os":"linux","pilots":[{"kind":"exec"}]}`), []string{"exec"})
+		if err != nil {
 			return nil, fmt.Errorf("enroll: %w", err)
 		}
-		out = append(out, enrolled{ID: resp.RoverID, Token: resp.Token})
+		out = append(out, enrolled{ID: e.RoverID, Token: e.Token})
 	}
 	return out, nil
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/db"
 	"github.com/ufo-run/ufo/store"
 )
 
@@ -34,83 +36,110 @@ type claimScene struct {
 }
 
 // claims times the store's claim transaction (the one the server runs for
-// every claim) with 1,000, 100,000 and cfg.Queued queued runs, then with
-// 1,000 queued beside cfg.Queued finished ones. The rows are loaded with
-// COPY into a scratch database of the same cluster. It must stay flat: the
-// queue is a partial index, not a scan.
+// every claim) with 100,000 and cfg.Queued queued runs, then with 1,000
+// queued beside cfg.Queued finished ones, each beside a queue of 1,000 in a
+// second scratch database of the same cluster. The claims alternate
+// between the two, so both see the same machine at the same moment: on a
+// busy machine a baseline taken minutes earlier compares noise. The rows
+// are loaded with COPY. It must stay flat: the queue is a partial index,
+// not a scan.
 func (b *bench) claims(ctx context.Context) ([]Figure, error) {
-	name := fmt.Sprintf("ufobench_claims_%d", time.Now().Unix())
-	if err := adminExec(ctx, b.adminURL, "CREATE DATABASE "+name); err != nil {
+	var scenes [2]*claimScene
+	for i := range scenes {
+		name := fmt.Sprintf("ufobench_claims_%d_%d", time.Now().Unix(), i)
+		if err := adminExec(ctx, b.adminURL, "CREATE DATABASE "+name); err != nil {
+			return nil, err
+		}
+		defer dropDatabase(b.adminURL, name)
+		url := b.dbFor(name)
+		if err := store.Migrate(ctx, url, b.log); err != nil {
+			return nil, err
+		}
+		sc, err := newClaimScene(ctx, url, b.log)
+		if err != nil {
+			return nil, err
+		}
+		defer sc.close()
+		scenes[i] = sc
+	}
+	small, big := scenes[0], scenes[1]
+	if err := small.load(ctx, "queued", claimBaseline); err != nil {
 		return nil, err
 	}
-	defer dropDatabase(b.adminURL, name)
-	url := b.dbFor(name)
-	if err := store.Migrate(ctx, url, b.log); err != nil {
-		return nil, err
-	}
-	sc, err := newClaimScene(ctx, url, b.log)
-	if err != nil {
-		return nil, err
-	}
-	defer sc.close()
-
-	levels := []int{claimBaseline}
+	var sizes []int
 	if b.cfg.Queued > 100_000 {
-		levels = append(levels, 100_000)
+		sizes = append(sizes, 100_000)
 	}
-	if b.cfg.Queued > claimBaseline {
-		levels = append(levels, b.cfg.Queued)
+	sizes = append(sizes, b.cfg.Queued)
+
+	var rows []Figure
+	measure := func(name string, load time.Duration) error {
+		base, lat, err := timePaired(ctx, small, big, b.cfg.Claims)
+		if err != nil {
+			return err
+		}
+		plan, err := big.explain(ctx)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			rows = append(rows, absolute("claims", "3 claim latency p50, 1,000 queued", "ms", ms(percentile(base, 50)), nil, 0,
+				fmt.Sprintf("the store's claim transaction, %d timed per size (after %d untimed), alternating with the larger queue, "+
+					"each queue topped up after every claim; p99 %.2f ms", b.cfg.Claims, claimWarmup, ms(percentile(base, 99)))))
+		}
+		rows = append(rows, vsCeiling("claims", "3 claim latency p50, "+name, "ms", ms(percentile(lat, 50)), ms(percentile(base, 50)), 1.5, false,
+			fmt.Sprintf("p99 %.2f ms; loaded with COPY in %s; ceiling: p50 of the 1,000 queue at the same time (p99 %.2f ms); the claim query: %s",
+				ms(percentile(lat, 99)), load.Round(100*time.Millisecond), ms(percentile(base, 99)), plan)))
+		return nil
 	}
-	type level struct {
-		name     string
-		p50, p99 time.Duration
-		load     time.Duration
-	}
-	var measured []level
-	for _, size := range levels {
-		queued, err := sc.count(ctx, "queued")
+	for _, size := range sizes {
+		queued, err := big.count(ctx, "queued")
 		if err != nil {
 			return nil, err
 		}
 		b.say("claims: loading %d queued runs", size-queued)
 		t0 := time.Now()
-		if err := sc.load(ctx, "queued", size-queued); err != nil {
+		if err := big.load(ctx, "queued", size-queued); err != nil {
 			return nil, err
 		}
-		load := time.Since(t0)
-		lat, err := sc.time(ctx, b.cfg.Claims)
-		if err != nil {
+		if err := measure(thousands(size)+" queued", time.Since(t0)); err != nil {
 			return nil, err
 		}
-		measured = append(measured, level{fmt.Sprintf("%s queued", thousands(size)), percentile(lat, 50), percentile(lat, 99), load})
 	}
 	b.say("claims: replacing the queue with %d finished runs and %d queued", b.cfg.Queued, claimBaseline)
-	if _, err := sc.conn.Exec(ctx, "TRUNCATE runs CASCADE"); err != nil {
+	if _, err := big.conn.Exec(ctx, "TRUNCATE runs CASCADE"); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
-	if err := sc.load(ctx, "succeeded", b.cfg.Queued); err != nil {
+	if err := big.load(ctx, "succeeded", b.cfg.Queued); err != nil {
 		return nil, err
 	}
-	if err := sc.load(ctx, "queued", claimBaseline); err != nil {
+	if err := big.load(ctx, "queued", claimBaseline); err != nil {
 		return nil, err
 	}
-	load := time.Since(t0)
-	lat, err := sc.time(ctx, b.cfg.Claims)
-	if err != nil {
+	if err := measure(fmt.Sprintf("%s queued + %s finished", thousands(claimBaseline), thousands(b.cfg.Queued)), time.Since(t0)); err != nil {
 		return nil, err
-	}
-	measured = append(measured, level{fmt.Sprintf("%s queued + %s finished", thousands(claimBaseline), thousands(b.cfg.Queued)),
-		percentile(lat, 50), percentile(lat, 99), load})
-
-	base := measured[0]
-	rows := []Figure{absolute("claims", "3 claim latency p50, "+base.name, "ms", ms(base.p50), nil, 0,
-		fmt.Sprintf("the store's claim transaction, %d timed at each size (after %d untimed); p99 %.2f ms", b.cfg.Claims, claimWarmup, ms(base.p99)))}
-	for _, l := range measured[1:] {
-		rows = append(rows, vsCeiling("claims", "3 claim latency p50, "+l.name, "ms", ms(l.p50), ms(base.p50), 1.5, false,
-			fmt.Sprintf("p99 %.2f ms; rows loaded with COPY in %s; ceiling: p50 at %s queued", ms(l.p99), l.load.Round(100*time.Millisecond), thousands(claimBaseline))))
 	}
 	return rows, nil
+}
+
+// timePaired makes claimWarmup claims in each scene, then n timed ones in
+// each, alternating.
+func timePaired(ctx context.Context, a, b *claimScene, n int) (la, lb []time.Duration, err error) {
+	for i := range claimWarmup + n {
+		da, err := a.claimOne(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		db, err := b.claimOne(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i >= claimWarmup {
+			la, lb = append(la, da), append(lb, db)
+		}
+	}
+	return la, lb, nil
 }
 
 func newClaimScene(ctx context.Context, url string, log *slog.Logger) (*claimScene, error) {
@@ -175,7 +204,7 @@ func (sc *claimScene) count(ctx context.Context, status string) (int, error) {
 
 // load appends n runs in status with one COPY, each queued a microsecond
 // after the previous one, then vacuums and analyzes the table as
-// autovacuum would have by then.
+// autovacuum would have by then, and checkpoints.
 func (sc *claimScene) load(ctx context.Context, status string, n int) error {
 	if n > 0 {
 		first := sc.loaded
@@ -199,27 +228,71 @@ func (sc *claimScene) load(ctx context.Context, status string, n int) error {
 	if _, err := sc.conn.Exec(ctx, "VACUUM ANALYZE runs"); err != nil {
 		return err
 	}
-	return nil
+	// The load wrote hundreds of megabytes of WAL: without a checkpoint
+	// now, one would run during the timing, and the first change to every
+	// page after it writes the whole page to the WAL. A table that grew
+	// over months has no such burst behind it.
+	_, err := sc.conn.Exec(ctx, "CHECKPOINT")
+	return err
 }
 
-// time makes claimWarmup claims, then times n more.
-func (sc *claimScene) time(ctx context.Context, n int) ([]time.Duration, error) {
-	out := make([]time.Duration, 0, n)
-	for i := range claimWarmup + n {
-		t0 := time.Now()
-		c, err := sc.st.Claim(ctx, sc.fleetID, sc.roverID, []string{app.KindExec}, []string{}, 24*time.Hour)
-		d := time.Since(t0)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil {
-			return nil, fmt.Errorf("claim %d found the queue empty", i)
-		}
-		if i >= claimWarmup {
-			out = append(out, d)
+// claimOne times one claim; after it, untimed, one run joins the end of
+// the queue, so the queue keeps its size.
+func (sc *claimScene) claimOne(ctx context.Context) (time.Duration, error) {
+	t0 := time.Now()
+	c, err := sc.st.Claim(ctx, sc.fleetID, sc.roverID, []string{app.KindExec}, []string{}, 24*time.Hour)
+	d := time.Since(t0)
+	if err != nil {
+		return 0, err
+	}
+	if c == nil {
+		return 0, fmt.Errorf("a claim found the queue empty")
+	}
+	at := sc.baseTime.Add(time.Duration(sc.loaded) * time.Microsecond)
+	if _, err := sc.conn.Exec(ctx, `INSERT INTO runs (fleet_id, operation_id, pilot_id, pilot_kind, status, queued_at)
+		VALUES ($1, $2, $3, $4, 'queued', $5)`, sc.fleet, sc.op, sc.pilot, app.KindExec, at); err != nil {
+		return 0, err
+	}
+	sc.loaded++
+	return d, nil
+}
+
+// explain runs the claim query once under EXPLAIN ANALYZE, in a
+// transaction it rolls back, and sums the plan up: its nodes, the buffers
+// it touched and its execution time.
+func (sc *claimScene) explain(ctx context.Context) (string, error) {
+	queries, err := db.Queries()
+	if err != nil {
+		return "", err
+	}
+	tx, err := sc.conn.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) "+queries["ClaimRun"],
+		sc.fleetID, []string{app.KindExec}, []string{}, sc.roverID, []byte("x"), 60.0)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	// The scan that finds the run, and the totals.
+	var scan, buffers, took string
+	for _, l := range lines {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "->"))
+		switch {
+		case scan == "" && strings.Contains(l, "Scan") && strings.Contains(l, "on runs "):
+			scan, _, _ = strings.Cut(l, " (")
+		case strings.HasPrefix(l, "Buffers:"):
+			buffers = l
+		case strings.HasPrefix(l, "Execution Time:"):
+			took = l
 		}
 	}
-	return out, nil
+	return fmt.Sprintf("%s, %s, %s", scan, strings.ToLower(buffers), strings.ToLower(took)), nil
 }
 
 // thousands writes n with thin separators: 1,000,000.

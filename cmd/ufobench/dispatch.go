@@ -28,7 +28,7 @@ func (b *bench) dispatch(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	rovers, err := tb.enroll(ctx, b.cfg.Rovers)
+	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (b *bench) dispatchCeiling(ctx context.Context, n int) ([]time.Duration, er
 			return nil, err
 		}
 	}
-	rv, err := tb.enroll(ctx, 1)
+	rv, err := b.enroll(ctx, tb, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (b *bench) ingest(ctx context.Context) ([]Figure, error) {
 			return nil, err
 		}
 	}
-	rovers, err := tb.enroll(ctx, n)
+	rovers, err := b.enroll(ctx, tb, n)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +70,10 @@ func (b *bench) ingest(ctx context.Context) ([]Figure, error) {
 			bodies[i] = append(bodies[i], raw)
 		}
 	}
+	ws, err := b.sampleWaits(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	errc := make(chan error, n)
 	for i, c := range runs {
@@ -89,6 +93,7 @@ func (b *bench) ingest(ctx context.Context) ([]Figure, error) {
 		}
 	}
 	took := time.Since(start)
+	waits := ws.summary()
 	total := n * perRun
 	for _, c := range runs {
 		if err := tb.checkEvents(ctx, c.cl.RunID, perRun); err != nil {
@@ -113,8 +118,8 @@ func (b *bench) ingest(ctx context.Context) ([]Figure, error) {
 	}
 	rate := float64(total) / took.Seconds()
 	ceiling := float64(total) / copyTook.Seconds()
-	note := fmt.Sprintf("%d events from %d rovers in %s, each run's events read back in order over the API; ceiling: COPY of the same %d rows on one connection in %s",
-		total, n, took.Round(time.Millisecond), total, copyTook.Round(time.Millisecond))
+	note := fmt.Sprintf("%d events from %d rovers in %s (%s), each run's events read back in order over the API; ceiling: COPY of the same %d rows on one connection in %s",
+		total, n, took.Round(time.Millisecond), waits, total, copyTook.Round(time.Millisecond))
 	return []Figure{vsCeiling("ingest", "4 event ingest", "events/s", rate, ceiling, 0.30, true, note)}, nil
 }
 

@@ -175,7 +175,7 @@ func (b *bench) pilotStarts(ctx context.Context) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	rovers, err := tb.enroll(ctx, 1)
+	rovers, err := b.enroll(ctx, tb, 1)
 	if err != nil {
 		return nil, err
 	}

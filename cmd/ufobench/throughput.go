@@ -55,9 +55,10 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	row := func(name string, l lifecycleRun, bound float64, what string) Figure {
 		note := fmt.Sprintf("%d runs in %s, %d rovers (%s); the server spent %.1f write transactions per run (xids); "+
 			"ceiling = %.0f single-row UPDATE tx/s on %d connections ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
-			"a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s",
+			"a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; "+
+			"jobs pending for the worker at the end: %d",
 			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, l.writes,
-			lifecycleSteps, txps/lifecycleSteps, l.queued, l.starting, l.flying, l.waits)
+			lifecycleSteps, txps/lifecycleSteps, l.queued, l.starting, l.flying, l.waits, l.backlog)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
 	return []Figure{
@@ -73,6 +74,7 @@ type lifecycleRun struct {
 	writes                   float64 // write transactions per run
 	queued, starting, flying float64 // mean milliseconds per phase
 	waits                    string  // what busy database sessions waited on
+	backlog                  int     // jobs left pending for the worker at the end
 }
 
 func (l lifecycleRun) rate() float64 { return float64(l.runs) / l.took.Seconds() }
@@ -97,7 +99,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		}
 		missions = append(missions, m)
 	}
-	rovers, err := tb.enroll(ctx, b.cfg.Rovers)
+	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
 	if err != nil {
 		return out, err
 	}
@@ -171,6 +173,9 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if inReview != n || withDiff != n {
 		return out, fmt.Errorf("%s: after %d completions, %d operations in review and %d artifacts with a one-file diff, want %d each",
 			what, n, inReview, withDiff, n)
+	}
+	if err := b.st.Pool().QueryRow(ctx, "SELECT count(*) FROM jobs WHERE status = 'pending'").Scan(&out.backlog); err != nil {
+		return out, err
 	}
 	// Where a run's time went, by the server's clock.
 	err = b.st.Pool().QueryRow(ctx, `SELECT
