@@ -233,25 +233,41 @@ func (s *Store) FindOperationBySlackMessage(ctx context.Context, fleetID, channe
 	return s.FindOperation(ctx, fleetID, id)
 }
 
-// EditSlackThread locks an operation's thread, so one writer at a time edits
-// its message across replicas, and calls edit with it and the database's
-// clock. edit returns the hash of what it wrote, or "" when it wrote
-// nothing; the hash and the time are recorded for the next edit's throttle.
-// An operation without a thread is not found.
-func (s *Store) EditSlackThread(ctx context.Context, fleetID, opID string, edit func(t SlackThread, now time.Time) (string, error)) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		var now time.Time
-		t, err := scanThread(tx.QueryRow(ctx, q("SlackLockThread"), fleetID, opID), &now)
-		if err != nil {
-			return err
-		}
-		wrote, err := edit(t, now)
-		if err != nil || wrote == "" {
-			return err
-		}
-		_, err = tx.Exec(ctx, q("SlackThreadWritten"), fleetID, t.ID, wrote)
-		return err
-	})
+// SlackClaim is a claim on editing an operation's status message.
+type SlackClaim struct {
+	// Lease is the claim's token, for ReleaseSlackThread; "" when another
+	// writer holds the message.
+	Lease string
+	// Now is the database's clock at the claim.
+	Now time.Time
+}
+
+// ClaimSlackThread claims an operation's thread for one edit of its
+// message, for at most lease: one writer at a time across replicas,
+// without a transaction, so nothing is held open while the writer calls
+// Slack. When another writer holds it, the claim has no Lease and the
+// thread is as last recorded. An operation without a thread is not found.
+func (s *Store) ClaimSlackThread(ctx context.Context, fleetID, opID string, lease time.Duration) (SlackThread, SlackClaim, error) {
+	var c SlackClaim
+	t, err := scanThread(s.pool.QueryRow(ctx, q("SlackClaimThread"), fleetID, opID, lease.Seconds()), &c.Now, &c.Lease)
+	if !app.IsCode(err, app.ENotFound) {
+		return t, c, err
+	}
+	err = s.pool.QueryRow(ctx, q("SlackThreadLease"), fleetID, opID).Scan(&c.Now)
+	return SlackThread{}, c, translate(err)
+}
+
+// ReleaseSlackThread lets go of a claim, recording the hash of what the
+// holder wrote ("" for nothing) and the time, for the next edit's
+// throttle. It reports false, recording nothing, when the claim had lapsed
+// and is no longer the holder's (or the thread is gone).
+func (s *Store) ReleaseSlackThread(ctx context.Context, fleetID, threadID, lease, wrote string) (bool, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, q("SlackReleaseThread"), fleetID, threadID, lease, wrote).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, translate(err)
 }
 
 // LastProgress returns a run's latest text, tool use, status or error event.

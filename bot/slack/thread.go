@@ -57,46 +57,88 @@ func (b *Bot) runRefresh(ctx context.Context, j store.Job) error {
 	return b.refresh(ctx, r.FleetID, r.OperationID)
 }
 
+// editLease is the longest one writer holds a status message for an
+// edit; a writer that dies lets go when it lapses. An edit gives up before
+// it does (see refresh).
+const editLease = 30 * time.Second
+
 // refresh edits an operation's status message to show its state now. Edits
 // of one message are at least UpdateGap apart: one that comes too soon is
 // left to a refresh job due when the gap has passed, which renders the
 // state as it is then, so the final state is always written. While a run
 // is in flight another refresh is scheduled a gap later to show its
-// progress (run events are too many to be notify jobs). The thread row is
-// locked while editing, so replicas take turns and every decision uses the
-// database's clock.
+// progress (run events are too many to be notify jobs).
+//
+// One writer at a time edits a message, across replicas: it claims the
+// thread with a lease (a single UPDATE, no transaction), calls Slack, and
+// releases the lease recording what it wrote. No transaction or row lock
+// is held while Slack answers. A refresh that finds the message claimed
+// by another writer, which may be rendering an older state, comes back a
+// gap later as a job, so the final state is still written. Every decision
+// uses the database's clock.
 func (b *Bot) refresh(ctx context.Context, fleetID, opID string) error {
-	err := b.store.EditSlackThread(ctx, fleetID, opID, func(t store.SlackThread, now time.Time) (string, error) {
-		v, err := b.view(ctx, fleetID, opID, now)
-		if err != nil {
-			return "", err
-		}
-		m, err := b.tmpl.render("status_message", v)
-		if err != nil {
-			return "", bot.Permanent(err)
-		}
-		if v.Moving {
-			if err := b.schedule(ctx, fleetID, opID, now, tick(now, b.cfg.UpdateGap)); err != nil {
-				return "", err
-			}
-		}
-		if m.Hash == t.Hash {
-			return "", nil
-		}
-		if t.UpdatedAt != nil && now.Sub(*t.UpdatedAt) < b.cfg.UpdateGap {
-			return "", b.schedule(ctx, fleetID, opID, now, t.UpdatedAt.Add(b.cfg.UpdateGap))
-		}
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if _, _, _, err := b.api.UpdateMessageContext(cctx, t.Channel, t.TS, m.options()...); err != nil {
-			return "", slackError("chat.update", err)
-		}
-		return m.Hash, nil
-	})
+	t, c, err := b.store.ClaimSlackThread(ctx, fleetID, opID, editLease)
 	if app.IsCode(err, app.ENotFound) {
 		return nil // the operation has no thread (or is gone)
 	}
+	if err != nil {
+		return err
+	}
+	if c.Lease == "" {
+		return b.schedule(ctx, fleetID, opID, c.Now, tick(c.Now, b.cfg.UpdateGap))
+	}
+	ectx, cancel := context.WithTimeout(ctx, editLease-5*time.Second)
+	wrote, err := b.edit(ectx, fleetID, opID, t, c.Now)
+	cancel()
+	// Released even when the job's context is done: else the message
+	// would wait for the lease to lapse.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	kept, rerr := b.store.ReleaseSlackThread(rctx, fleetID, t.ID, c.Lease, wrote)
+	if rerr != nil && !app.IsCode(rerr, app.ENotFound) {
+		b.log.Warn("slack: release a status message", "operation", opID, "err", rerr)
+		if err == nil {
+			err = rerr
+		}
+	} else if !kept && wrote != "" {
+		b.log.Info("slack: a status message's lease was gone before its edit was recorded (lapsed, or the operation was deleted)", "operation", opID)
+	}
 	return err
+}
+
+// edit is one claimed edit of a status message: it renders the state at
+// now and writes it unless nothing changed or the gap since the last edit
+// has not passed (then a refresh job comes back when it has). It returns
+// the hash of what it wrote, or "".
+func (b *Bot) edit(ctx context.Context, fleetID, opID string, t store.SlackThread, now time.Time) (string, error) {
+	v, err := b.view(ctx, fleetID, opID, now)
+	if app.IsCode(err, app.ENotFound) {
+		return "", nil // deleted meanwhile
+	}
+	if err != nil {
+		return "", err
+	}
+	m, err := b.tmpl.render("status_message", v)
+	if err != nil {
+		return "", bot.Permanent(err)
+	}
+	if v.Moving {
+		if err := b.schedule(ctx, fleetID, opID, now, tick(now, b.cfg.UpdateGap)); err != nil {
+			return "", err
+		}
+	}
+	if m.Hash == t.Hash {
+		return "", nil
+	}
+	if t.UpdatedAt != nil && now.Sub(*t.UpdatedAt) < b.cfg.UpdateGap {
+		return "", b.schedule(ctx, fleetID, opID, now, t.UpdatedAt.Add(b.cfg.UpdateGap))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, _, _, err := b.api.UpdateMessageContext(cctx, t.Channel, t.TS, m.options()...); err != nil {
+		return "", slackError("chat.update", err)
+	}
+	return m.Hash, nil
 }
 
 // schedule records a refresh of an operation's message due at a time,

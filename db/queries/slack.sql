@@ -79,17 +79,33 @@ UPDATE slack_threads SET operation_id = $3
 WHERE fleet_id = $1 AND id = $2 AND (operation_id IS NULL OR operation_id = $3)
 RETURNING id;
 
--- name: SlackLockThread
--- One writer at a time edits a message, across replicas; clock_timestamp
--- is the database's clock, the one every replica throttles by.
-SELECT id, fleet_id, team_id, request_key, channel, ts, slack_user, operation_id, hash, updated_at,
-    clock_timestamp() AS now
-FROM slack_threads WHERE fleet_id = $1 AND operation_id = $2
-FOR UPDATE;
+-- name: SlackClaimThread
+-- Claims the right to edit an operation's status message until the lease
+-- lapses ($3 seconds), when no other writer holds it: one writer at a time,
+-- across replicas, with no transaction open while it calls Slack.
+-- clock_timestamp is the database's clock, the one every replica throttles
+-- by.
+UPDATE slack_threads
+SET edit_lease = gen_random_uuid(), edit_lease_until = clock_timestamp() + make_interval(secs => $3::float8)
+WHERE fleet_id = $1 AND operation_id = $2
+  AND (edit_lease_until IS NULL OR edit_lease_until <= clock_timestamp())
+RETURNING id, fleet_id, team_id, request_key, channel, ts, slack_user, operation_id, hash, updated_at,
+    clock_timestamp() AS now, edit_lease;
 
--- name: SlackThreadWritten
-UPDATE slack_threads SET hash = $3, updated_at = clock_timestamp()
-WHERE fleet_id = $1 AND id = $2;
+-- name: SlackThreadLease
+-- When the claim above failed: whether the thread exists, and the clock.
+SELECT clock_timestamp() AS now
+FROM slack_threads WHERE fleet_id = $1 AND operation_id = $2;
+
+-- name: SlackReleaseThread
+-- Lets go of a claim, recording what the holder wrote ($4, '' for
+-- nothing) for the next edit's throttle; only the holder's own lease.
+UPDATE slack_threads
+SET edit_lease = NULL, edit_lease_until = NULL,
+    hash = CASE WHEN $4::text = '' THEN hash ELSE $4::text END,
+    updated_at = CASE WHEN $4::text = '' THEN updated_at ELSE clock_timestamp() END
+WHERE fleet_id = $1 AND id = $2 AND edit_lease = $3
+RETURNING id;
 
 -- name: SlackOperationByMessage
 SELECT id FROM operations WHERE fleet_id = $1 AND slack_channel = $2 AND slack_ts = $3

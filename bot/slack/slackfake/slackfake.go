@@ -72,6 +72,7 @@ type Server struct {
 	messages map[string]*Message
 	users    map[string]User
 	outside  map[string]bool // channels the bot is not in
+	holds    map[string]chan struct{}
 	seq      int
 	changed  chan struct{}
 
@@ -82,7 +83,7 @@ type Server struct {
 // New starts a fake Slack, closed when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{BotToken: "xoxb-ufo-test", AppToken: "xapp-ufo-test", messages: map[string]*Message{},
-		users: map[string]User{}, outside: map[string]bool{}, changed: make(chan struct{}),
+		users: map[string]User{}, outside: map[string]bool{}, holds: map[string]chan struct{}{}, changed: make(chan struct{}),
 		sockets: make(chan *websocket.Conn, 4), acks: map[string]json.RawMessage{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
@@ -116,6 +117,26 @@ func (s *Server) Outside(channel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outside[channel] = true
+}
+
+// Hold makes calls of a Web API method wait, once recorded, until the
+// function it returns is called (or the caller gives up): a slow Slack.
+func (s *Server) Hold(method string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.holds[method] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[method] == ch {
+				delete(s.holds, method)
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // Calls returns the calls of a method ("" for all), oldest first.
@@ -235,6 +256,16 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	case token != want:
 		fail(w, "invalid_auth")
 		return
+	}
+	s.mu.Lock()
+	hold := s.holds[method]
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	switch method {
 	case "auth.test":
