@@ -60,6 +60,14 @@ type fakeGitHub struct {
 	calls     []fakeCall
 	limits    map[string]int // operation id → rate-limit answers still to give
 	nextID    int64
+
+	// The App's OAuth credentials, and GitHub's user authorization: codes
+	// handed out by Authorize and user access tokens traded for them.
+	ClientID     string
+	ClientSecret string
+	codes        map[string]fakeCode
+	userTokens   map[string]string // user access token → login
+	holds        map[string]*fakeHold
 }
 
 type fakeInstall struct {
@@ -146,9 +154,11 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 	f := &fakeGitHub{t: t, AppID: 4242, Slug: "ufo-test", Key: key, root: t.TempDir(),
 		git:      filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		installs: map[int64]*fakeInstall{}, repos: map[string]*fakeRepo{}, tokens: map[string]*fakeToken{},
-		reviews: map[int64][]payload{}, limits: map[string]int{}, nextID: 5000}
+		reviews: map[int64][]payload{}, limits: map[string]int{}, nextID: 5000,
+		ClientID: "Iv1.8a61f9b3a7aba766", ClientSecret: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+		codes: map[string]fakeCode{}, userTokens: map[string]string{}, holds: map[string]*fakeHold{}}
 	f.API = httptest.NewServer(http.HandlerFunc(f.serveAPI))
-	f.Web = httptest.NewServer(http.HandlerFunc(f.serveGit))
+	f.Web = httptest.NewServer(http.HandlerFunc(f.serveWeb))
 	t.Cleanup(func() { f.API.Close(); f.Web.Close() })
 	return f
 }
@@ -369,6 +379,7 @@ var fakeRoutes = compileRoutes([]fakeRoute{
 	{Method: "GET", Path: "/app", Op: "apps/get-authenticated", Auth: "jwt", serve: (*fakeGitHub).getApp},
 	{Method: "GET", Path: "/app/installations/{installation_id}", Op: "apps/get-installation", Auth: "jwt", serve: (*fakeGitHub).getInstallation},
 	{Method: "POST", Path: "/app/installations/{installation_id}/access_tokens", Op: "apps/create-installation-access-token", Auth: "jwt", serve: (*fakeGitHub).createToken},
+	{Method: "GET", Path: "/user/installations", Op: "apps/list-installations-for-authenticated-user", Auth: "user", serve: (*fakeGitHub).listUserInstallations},
 	{Method: "GET", Path: "/installation/repositories", Op: "apps/list-repos-accessible-to-installation", Auth: "token", Perm: "metadata:read", serve: (*fakeGitHub).listInstallationRepos},
 	{Method: "GET", Path: "/repos/{owner}/{repo}/collaborators/{username}/permission", Op: "repos/get-collaborator-permission-level", Auth: "token", Perm: "metadata:read", serve: (*fakeGitHub).getPermission},
 	{Method: "GET", Path: "/repos/{owner}/{repo}/contents/{path}", Op: "repos/get-content", Auth: "token", Perm: "contents:read", serve: (*fakeGitHub).getContent},
@@ -442,8 +453,16 @@ func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request) string {
 				"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"})
 			return rt.Op
 		}
+		f.hold(rt.Op)
 		var tok *fakeToken
 		switch rt.Auth {
+		case "user":
+			login, ok := f.checkUserToken(r)
+			if !ok {
+				writeJSON(w, 401, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+				return rt.Op
+			}
+			p["login"] = login
 		case "jwt":
 			if err := f.checkJWT(r); err != nil {
 				writeJSON(w, 401, map[string]string{"message": "A JSON web token could not be decoded: " + err.Error()})

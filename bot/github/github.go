@@ -52,6 +52,16 @@ type Config struct {
 	Slug string
 	// PublicURL is UFO's, for links in comments and pull requests.
 	PublicURL string
+	// ClientID and ClientSecret are the App's OAuth credentials. Linking an
+	// installation to a fleet needs them: the person linking it proves,
+	// through GitHub's user authorization, that their GitHub account can
+	// access the installation. Unset, nothing can be linked.
+	ClientID     string
+	ClientSecret string
+	// WebURL is GitHub's web address, where users authorize the App
+	// (default: https://github.com for api.github.com, https://HOST for
+	// https://HOST/api/v3/, else the API URL's scheme and host).
+	WebURL string
 	// Transport carries every request to GitHub (default
 	// http.DefaultTransport).
 	Transport http.RoundTripper
@@ -109,6 +119,16 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*App, error) {
 			cfg.GraphQLURL = host + "/api/graphql"
 		}
 	}
+	if cfg.WebURL == "" {
+		cfg.WebURL = webURL(cfg.APIURL)
+	}
+	cfg.WebURL = strings.TrimSuffix(cfg.WebURL, "/")
+	if u, err := url.Parse(cfg.WebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("github: web URL %q is not an http(s) URL", cfg.WebURL)
+	}
+	if (cfg.ClientID == "") != (cfg.ClientSecret == "") {
+		return nil, errors.New("github: set both the App's client id and client secret, or neither")
+	}
 	if cfg.MaxRateLimitWait == 0 {
 		cfg.MaxRateLimitWait = time.Minute
 	}
@@ -133,6 +153,21 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
+// webURL is GitHub's web address for a REST API URL.
+func webURL(apiURL string) string {
+	if apiURL == DefaultAPIURL {
+		return "https://github.com"
+	}
+	if host, ok := strings.CutSuffix(apiURL, "/api/v3/"); ok {
+		return host
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // Register adds the delivery handler to the worker, and lets the webhook
 // wake it as soon as a delivery is recorded.
 func (a *App) Register(w *bot.Worker) {
@@ -140,12 +175,12 @@ func (a *App) Register(w *bot.Worker) {
 	a.wake = w.Wake
 }
 
-func (a *App) rest(tr http.RoundTripper) (*gh.Client, error) {
-	c, err := gh.NewClient(gh.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}),
+func (a *App) rest(tr http.RoundTripper, more ...gh.ClientOptionsFunc) (*gh.Client, error) {
+	c, err := gh.NewClient(append([]gh.ClientOptionsFunc{gh.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}),
 		gh.WithURLs(&a.restURL, &a.restURL), gh.WithUserAgent("ufo-github-app"),
 		// rateLimitTransport waits limits out; go-github's own check would
 		// fail calls early instead.
-		gh.WithDisableRateLimitCheck())
+		gh.WithDisableRateLimitCheck()}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("github: make the REST client: %w", err)
 	}

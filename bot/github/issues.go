@@ -397,6 +397,8 @@ func (a *App) replyUnlinked(ctx context.Context, ref issueRef) error {
 	if err != nil {
 		return err
 	}
-	return a.reply(ctx, c, ref, fmt.Sprintf("This installation of UFO is not linked to a fleet yet, so nothing will run. A fleet admin can link it at %s/github/setup?installation_id=%d, then add the label again.",
-		strings.TrimSuffix(a.cfg.PublicURL, "/"), ref.installation))
+	// The link names no installation: the setup page shows the person who
+	// opens it the installations their GitHub account can access.
+	return a.reply(ctx, c, ref, fmt.Sprintf("This installation of UFO is not linked to a fleet yet, so nothing will run. A fleet admin who can access it on GitHub can link it at %s, then add the label again.",
+		a.setupURL()))
 }

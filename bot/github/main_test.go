@@ -98,15 +98,24 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	e.admin.Call("POST", "/api/pilots?fleet="+e.fleet, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &p)
 	e.pilot = p.ID
 	if !o.noLink {
-		e.admin.Call("POST", "/api/github/installations?fleet="+e.fleet, map[string]any{"installation_id": installID}, 201, nil)
+		e.link()
 	}
 	return e
+}
+
+// link links the fake's installation to the fleet through the API, with a
+// user access token of the repository's owner as proof of access.
+func (e *env) link() {
+	e.t.Helper()
+	e.admin.Call("POST", "/api/github/installations?fleet="+e.fleet,
+		map[string]any{"installation_id": installID, "user_token": e.gh.UserToken(owner)}, 201, nil)
 }
 
 // newApp makes a GitHub App on the env's store, as a server process would.
 func (e *env) newApp() *github.App {
 	a, err := github.New(github.Config{AppID: e.gh.AppID, PrivateKey: e.gh.PrivateKeyPEM(), WebhookSecret: secret,
-		APIURL: e.gh.API.URL, Slug: e.gh.Slug, PublicURL: publicURL}, e.st, e.log)
+		APIURL: e.gh.API.URL, WebURL: e.gh.Web.URL, Slug: e.gh.Slug, PublicURL: publicURL,
+		ClientID: e.gh.ClientID, ClientSecret: e.gh.ClientSecret}, e.st, e.log)
 	if err != nil {
 		e.t.Fatal(err)
 	}

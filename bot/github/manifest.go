@@ -38,6 +38,10 @@ type AppCredentials struct {
 	HTMLURL       string
 	PEM           string
 	WebhookSecret string
+	// ClientID and ClientSecret are the App's OAuth credentials, which
+	// linking an installation to a fleet needs.
+	ClientID     string
+	ClientSecret string
 }
 
 // CompleteManifest trades the code GitHub gives when it sends the browser
@@ -58,9 +62,10 @@ func CompleteManifest(ctx context.Context, apiURL, code string) (AppCredentials,
 	if err != nil {
 		return AppCredentials{}, fmt.Errorf("trade the manifest code for the App's credentials: %w", err)
 	}
-	out := AppCredentials{ID: cfg.GetID(), Slug: cfg.GetSlug(), HTMLURL: cfg.GetHTMLURL(), PEM: cfg.GetPEM(), WebhookSecret: cfg.GetWebhookSecret()}
-	if out.ID == 0 || out.PEM == "" || out.WebhookSecret == "" {
-		return AppCredentials{}, errors.New("GitHub's answer lacks the App's id, private key or webhook secret")
+	out := AppCredentials{ID: cfg.GetID(), Slug: cfg.GetSlug(), HTMLURL: cfg.GetHTMLURL(), PEM: cfg.GetPEM(), WebhookSecret: cfg.GetWebhookSecret(),
+		ClientID: cfg.GetClientID(), ClientSecret: cfg.GetClientSecret()}
+	if out.ID == 0 || out.PEM == "" || out.WebhookSecret == "" || out.ClientID == "" || out.ClientSecret == "" {
+		return AppCredentials{}, errors.New("GitHub's answer lacks the App's id, private key, webhook secret, client id or client secret")
 	}
 	return out, nil
 }

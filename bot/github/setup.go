@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	gh "github.com/google/go-github/v92/github"
 
@@ -15,12 +16,35 @@ import (
 )
 
 // Link links an installation to a fleet, after checking with GitHub (as
-// the App) that it exists, and records the repositories it grants.
-func (a *App) Link(ctx context.Context, fleetID, userID string, installationID int64) (store.GitHubInstallation, error) {
+// the App) that it exists, and records the repositories it grants. It
+// takes proof that the person linking it can access it on GitHub:
+// userToken, a user access token of this App whose user GitHub lists the
+// installation for. Without one, only an installation already linked to
+// this fleet is linked again (its repositories refreshed). An installation
+// linked to another fleet is a conflict, whoever asks.
+func (a *App) Link(ctx context.Context, fleetID, userID string, installationID int64, userToken string) (store.GitHubInstallation, error) {
 	in, err := a.installationOf(ctx, installationID)
 	if err != nil {
 		return store.GitHubInstallation{}, err
 	}
+	if userToken == "" {
+		cur, err := a.store.FindGitHubInstallation(ctx, installationID)
+		if err != nil && !app.IsCode(err, app.ENotFound) {
+			return store.GitHubInstallation{}, err
+		}
+		if err != nil || cur.FleetID == nil || *cur.FleetID != fleetID {
+			return store.GitHubInstallation{}, app.Errorf(app.EForbidden,
+				"linking installation %d needs proof that you can access it on GitHub: pass user_token (a user access token of this App), or open %s", installationID, a.setupURL())
+		}
+	} else if err := a.checkAccess(ctx, userToken, installationID); err != nil {
+		return store.GitHubInstallation{}, err
+	}
+	return a.link(ctx, fleetID, userID, in)
+}
+
+// link links an installation whose access was proven.
+func (a *App) link(ctx context.Context, fleetID, userID string, in store.GitHubInstallation) (store.GitHubInstallation, error) {
+	installationID := in.ID
 	var by *string
 	if userID != "" {
 		by = &userID
@@ -96,11 +120,13 @@ func (a *App) RepoCredential(ctx context.Context, m app.Mission) (user, password
 }
 
 type installationRequest struct {
-	InstallationID int64 `json:"installation_id"`
+	InstallationID int64  `json:"installation_id"`
+	UserToken      string `json:"user_token,omitempty"`
 }
 
 // createInstallation is POST /api/github/installations?fleet=…: link an
-// installation to the fleet from a script.
+// installation to the fleet from a script, with a user access token of
+// this App as proof of access (see Link).
 func (a *handlers) createInstallation(w http.ResponseWriter, r *http.Request) {
 	var in installationRequest
 	if err := a.auth.Decode(w, r, &in); err != nil {
@@ -111,7 +137,7 @@ func (a *handlers) createInstallation(w http.ResponseWriter, r *http.Request) {
 		a.auth.WriteError(w, app.Errorf(app.EInvalid, "installation_id must be a positive number"))
 		return
 	}
-	out, err := a.Link(r.Context(), a.auth.Fleet(r.Context()), a.auth.User(r.Context()).ID, in.InstallationID)
+	out, err := a.Link(r.Context(), a.auth.Fleet(r.Context()), a.auth.User(r.Context()).ID, in.InstallationID, in.UserToken)
 	if err != nil {
 		a.auth.WriteError(w, err)
 		return
@@ -131,37 +157,91 @@ func (a *handlers) listInstallations(w http.ResponseWriter, r *http.Request) {
 
 type setupData struct {
 	Title          string
+	Installations  []setupInstallation
+	Fleets         []app.Fleet
 	InstallationID int64
 	Account        string
-	AccountType    string
-	Fleets         []app.Fleet
 	FleetID        string
 	FleetName      string
 	Repositories   []string
 	Message        string
 }
 
-// setupPage is where GitHub sends the person who installed the App
-// (GET /github/setup?installation_id=N&setup_action=install). It changes
-// nothing: it shows the installation and asks which fleet it joins, so a
+// setupInstallation is an installation the confirmation page offers, with
+// the proof its form carries.
+type setupInstallation struct {
+	ID          int64
+	Account     string
+	AccountType string
+	Proof       string
+}
+
+// setupPage is where GitHub sends the person who installed the App, and
+// the App's user authorization callback: with "Request user authorization
+// (OAuth) during installation" GitHub sends the browser to
+// GET /github/setup?code=…&installation_id=N&setup_action=install. Without
+// a code (an update, or someone who followed a link) it sends the browser
+// to GitHub to authorize the App first. It trades the code for a user
+// token, asks GitHub which installations of the App that user can access,
+// and shows those (or the one asked for, which must be among them) with a
+// confirmation per fleet the UFO user administers. It changes nothing: a
 // link sent by someone else cannot attach their installation to your fleet
-// behind your back.
+// behind your back, and no one can attach an installation they cannot
+// access on GitHub to theirs.
 func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
-	if a.auth.User(r.Context()).ID == "" {
+	user := a.auth.User(r.Context()).ID
+	if user == "" {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	id, err := strconv.ParseInt(r.URL.Query().Get("installation_id"), 10, 64)
-	if err != nil || id <= 0 {
-		a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The link has no valid installation_id: start from the App's install page on GitHub."})
+	q := r.URL.Query()
+	raw := q.Get("installation_id")
+	if raw == "" {
+		raw = q.Get("state")
+	}
+	var id int64
+	if raw != "" {
+		var err error
+		if id, err = strconv.ParseInt(raw, 10, 64); err != nil || id <= 0 {
+			a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The link has no valid installation_id: start from the App's install page on GitHub."})
+			return
+		}
+	}
+	if !a.oauthOn() {
+		a.pageError(w, a.oauthOff())
 		return
 	}
-	in, err := a.installationOf(r.Context(), id)
+	code := q.Get("code")
+	if code == "" {
+		state := ""
+		if id != 0 {
+			state = strconv.FormatInt(id, 10)
+		}
+		http.Redirect(w, r, a.authorizeURL(state), http.StatusSeeOther)
+		return
+	}
+	tok, err := a.exchangeCode(r.Context(), code)
 	if err != nil {
 		a.pageError(w, err)
 		return
 	}
-	fleets, err := a.store.FleetsForUser(r.Context(), a.auth.User(r.Context()).ID)
+	list, err := a.userInstallations(r.Context(), tok)
+	if err != nil {
+		a.pageError(w, err)
+		return
+	}
+	exp := time.Now().Add(proofTTL)
+	var offer []setupInstallation
+	for _, in := range list {
+		if id == 0 || in.ID == id {
+			offer = append(offer, setupInstallation{ID: in.ID, Account: in.AccountLogin, AccountType: in.AccountType, Proof: a.proof(user, in.ID, exp)})
+		}
+	}
+	if id != 0 && len(offer) == 0 {
+		a.pageError(w, notYours(id))
+		return
+	}
+	fleets, err := a.store.FleetsForUser(r.Context(), user)
 	if err != nil {
 		a.pageError(w, err)
 		return
@@ -172,25 +252,35 @@ func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
 			admin = append(admin, f)
 		}
 	}
-	a.page(w, http.StatusOK, "confirm", setupData{Title: "Link the GitHub App", InstallationID: id,
-		Account: in.AccountLogin, AccountType: in.AccountType, Fleets: admin})
+	a.page(w, http.StatusOK, "confirm", setupData{Title: "Link the GitHub App", InstallationID: id, Installations: offer, Fleets: admin})
 }
 
-// setupLink is the confirmation form's POST /github/setup?fleet=….
+// setupLink is the confirmation form's POST /github/setup?fleet=…; the form
+// carries the proof the setup page made for this UFO user.
 func (a *handlers) setupLink(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PostFormValue("installation_id"), 10, 64)
 	if err != nil || id <= 0 {
 		a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The form has no valid installation_id."})
 		return
 	}
+	user := a.auth.User(r.Context()).ID
+	if !a.validProof(user, id, r.PostFormValue("proof")) {
+		a.pageError(w, app.Errorf(app.EForbidden, "This confirmation is not valid for you, or has expired: open %s again.", a.setupURL()))
+		return
+	}
+	in, err := a.installationOf(r.Context(), id)
+	if err != nil {
+		a.pageError(w, err)
+		return
+	}
 	fleet := a.auth.Fleet(r.Context())
-	in, err := a.Link(r.Context(), fleet, a.auth.User(r.Context()).ID, id)
+	in, err = a.link(r.Context(), fleet, user, in)
 	if err != nil {
 		a.pageError(w, err)
 		return
 	}
 	name := fleet
-	if fleets, err := a.store.FleetsForUser(r.Context(), a.auth.User(r.Context()).ID); err == nil {
+	if fleets, err := a.store.FleetsForUser(r.Context(), user); err == nil {
 		for _, f := range fleets {
 			if f.ID == fleet {
 				name = f.Name
@@ -224,6 +314,8 @@ func (a *App) page(w http.ResponseWriter, status int, name string, data setupDat
 	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	// The setup page's URL holds GitHub's authorization code.
+	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }

@@ -41,7 +41,10 @@ type githubConfig struct {
 	WebhookSecret  string
 	APIURL         string
 	GraphQLURL     string
+	WebURL         string
 	Slug           string
+	ClientID       string
+	ClientSecret   string
 }
 
 func (c *githubConfig) flags(f *pflag.FlagSet) {
@@ -51,6 +54,9 @@ func (c *githubConfig) flags(f *pflag.FlagSet) {
 	f.StringVar(&c.WebhookSecret, "github-webhook-secret", "", "GitHub App webhook secret (UFO_GITHUB_WEBHOOK_SECRET)")
 	f.StringVar(&c.APIURL, "github-api-url", envOr("UFO_GITHUB_API_URL", github.DefaultAPIURL), "GitHub REST API base URL; GitHub Enterprise: https://HOST/api/v3/ (UFO_GITHUB_API_URL)")
 	f.StringVar(&c.GraphQLURL, "github-graphql-url", os.Getenv("UFO_GITHUB_GRAPHQL_URL"), "GitHub GraphQL URL (UFO_GITHUB_GRAPHQL_URL; default: the API URL + graphql, or https://HOST/api/graphql for GitHub Enterprise Server)")
+	f.StringVar(&c.WebURL, "github-web-url", os.Getenv("UFO_GITHUB_WEB_URL"), "GitHub's web address, where users authorize the App (UFO_GITHUB_WEB_URL; default: https://github.com, or https://HOST for GitHub Enterprise Server)")
+	f.StringVar(&c.ClientID, "github-client-id", os.Getenv("UFO_GITHUB_CLIENT_ID"), "GitHub App client id, for linking installations to fleets (UFO_GITHUB_CLIENT_ID)")
+	f.StringVar(&c.ClientSecret, "github-client-secret", "", "GitHub App client secret, for linking installations to fleets (UFO_GITHUB_CLIENT_SECRET)")
 	f.StringVar(&c.Slug, "github-slug", os.Getenv("UFO_GITHUB_SLUG"), "the App's slug, whose bot user is <slug>[bot] (UFO_GITHUB_SLUG; default: asked of GitHub)")
 }
 
@@ -61,6 +67,9 @@ func (c githubConfig) resolved() (githubConfig, error) {
 	}
 	if c.WebhookSecret == "" {
 		c.WebhookSecret = os.Getenv("UFO_GITHUB_WEBHOOK_SECRET")
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = os.Getenv("UFO_GITHUB_CLIENT_SECRET")
 	}
 	if c.PrivateKey != "" && c.PrivateKeyFile != "" {
 		return c, errors.New("github: set UFO_GITHUB_PRIVATE_KEY or UFO_GITHUB_PRIVATE_KEY_FILE, not both")
@@ -113,7 +122,8 @@ func startGitHub(c githubConfig, publicURL string, st *store.Store, w *bot.Worke
 		return nil, fmt.Errorf("github: UFO_GITHUB_APP_ID %q is not a number", c.AppID)
 	}
 	a, err := github.New(github.Config{AppID: id, PrivateKey: []byte(c.PrivateKey), WebhookSecret: c.WebhookSecret,
-		APIURL: c.APIURL, GraphQLURL: c.GraphQLURL, Slug: c.Slug, PublicURL: publicURL}, st, log)
+		APIURL: c.APIURL, GraphQLURL: c.GraphQLURL, WebURL: c.WebURL, Slug: c.Slug, PublicURL: publicURL,
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret}, st, log)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +164,9 @@ func (a *githubAdapter) logState(log *slog.Logger) {
 		slug = "(asked of GitHub on first need)"
 	}
 	log.Info("GitHub is on", "app_id", a.cfg.AppID, "slug", slug, "api", a.cfg.APIURL, "webhook", "/github/webhook")
+	if a.cfg.ClientID == "" {
+		log.Warn("GitHub: installations cannot be linked to fleets until UFO_GITHUB_CLIENT_ID and UFO_GITHUB_CLIENT_SECRET are set (the App's client id and secret)")
+	}
 }
 
 func newGitHubCmd() *cobra.Command {
@@ -197,8 +210,8 @@ func newGitHubCreateAppCmd() *cobra.Command {
 		Use:   "create-app",
 		Short: "Create the GitHub App in one click, and save its credentials",
 		Long: "Serve a page on this machine with a button that creates UFO's GitHub App on GitHub from its manifest.\n" +
-			"GitHub sends the browser back with a code, which this command trades for the App's id, private key and\n" +
-			"webhook secret; it saves them under --out (mode 0600) as the UFO_GITHUB_* settings, and exits.",
+			"GitHub sends the browser back with a code, which this command trades for the App's id, private key,\n" +
+			"webhook secret, client id and client secret; it saves them under --out (mode 0600) as the UFO_GITHUB_* settings, and exits.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), cmd.OutOrStdout()) },
 	}
@@ -295,10 +308,13 @@ func (o createApp) save(c github.AppCredentials) (createdApp, error) {
 	}
 	s := createdApp{Slug: c.Slug, HTMLURL: c.HTMLURL, InstallURL: strings.TrimSuffix(c.HTMLURL, "/") + "/installations/new",
 		KeyFile: filepath.Join(o.Out, fmt.Sprintf("github-app-%d.pem", c.ID)), EnvFile: filepath.Join(o.Out, fmt.Sprintf("github-app-%d.env", c.ID))}
-	env := fmt.Sprintf("UFO_GITHUB_APP_ID=%d\nUFO_GITHUB_SLUG=%s\nUFO_GITHUB_WEBHOOK_SECRET=%s\nUFO_GITHUB_PRIVATE_KEY_FILE=%s\n",
-		c.ID, c.Slug, c.WebhookSecret, s.KeyFile)
+	env := fmt.Sprintf("UFO_GITHUB_APP_ID=%d\nUFO_GITHUB_SLUG=%s\nUFO_GITHUB_WEBHOOK_SECRET=%s\nUFO_GITHUB_PRIVATE_KEY_FILE=%s\nUFO_GITHUB_CLIENT_ID=%s\nUFO_GITHUB_CLIENT_SECRET=%s\n",
+		c.ID, c.Slug, c.WebhookSecret, s.KeyFile, c.ClientID, c.ClientSecret)
 	if o.APIURL != github.DefaultAPIURL {
 		env += "UFO_GITHUB_API_URL=" + o.APIURL + "\n"
+	}
+	if web := strings.TrimSuffix(o.GitHubURL, "/"); web != "https://github.com" {
+		env += "UFO_GITHUB_WEB_URL=" + web + "\n"
 	}
 	for path, text := range map[string]string{s.KeyFile: c.PEM, s.EnvFile: env} {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -46,6 +46,8 @@ func TestGitHubManifestCommand(t *testing.T) {
 		Permissions    map[string]string `json:"default_permissions"`
 		Events         []string          `json:"default_events"`
 		RedirectURLSet *string           `json:"redirect_url"`
+		CallbackURLs   []string          `json:"callback_urls"`
+		OAuthOnInstall bool              `json:"request_oauth_on_install"`
 	}
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatalf("manifest is not JSON (%v):\n%s", err, out)
@@ -55,7 +57,10 @@ func TestGitHubManifestCommand(t *testing.T) {
 	slices.Sort(m.Events)
 	if m.Name != "UFO Acme" || m.URL != "https://ufo.example.com" || m.Hook["url"] != "https://ufo.example.com/github/webhook" ||
 		m.SetupURL != "https://ufo.example.com/github/setup" || !m.SetupOnUpdate || m.Public || m.RedirectURLSet != nil ||
-		!maps.Equal(m.Permissions, wantPerms) || !slices.Equal(m.Events, wantEvents) {
+		!maps.Equal(m.Permissions, wantPerms) || !slices.Equal(m.Events, wantEvents) ||
+		// Linking an installation takes GitHub's user authorization, which
+		// sends the installer to the setup page with a code.
+		!m.OAuthOnInstall || !slices.Equal(m.CallbackURLs, []string{"https://ufo.example.com/github/setup"}) {
 		t.Fatalf("manifest = %+v\n%s", m, out)
 	}
 	if out, err := exec.Command(ufoBin, "github", "manifest", "--public-url", "ftp://x").CombinedOutput(); err == nil {
@@ -80,10 +85,11 @@ func TestServerWithGitHub(t *testing.T) {
 	const secret = "gh-webhook-s3cret"
 	p := startServer(t, t.TempDir(), freeAddr(t), "DATABASE_URL="+pgtest.NewDB(t), "UFO_GITHUB_APP_ID=4242",
 		"UFO_GITHUB_PRIVATE_KEY_FILE="+keyFile, "UFO_GITHUB_WEBHOOK_SECRET="+secret, "UFO_GITHUB_SLUG=ufo-acme",
-		"UFO_GITHUB_API_URL=http://127.0.0.1:1/api/v3/")
+		"UFO_GITHUB_API_URL=http://127.0.0.1:1/api/v3/", "UFO_GITHUB_CLIENT_ID=Iv1.8a61f9b3a7aba766", "UFO_GITHUB_CLIENT_SECRET=gh-client-s3cret")
 	defer p.stop(t)
 	log := p.out.String()
-	if !strings.Contains(log, `msg="GitHub is on" app_id=4242 slug=ufo-acme`) || strings.Contains(log, "GitHub is off") {
+	if !strings.Contains(log, `msg="GitHub is on" app_id=4242 slug=ufo-acme`) || strings.Contains(log, "GitHub is off") ||
+		strings.Contains(log, "cannot be linked") {
 		t.Fatalf("start-up log does not say GitHub is on:\n%s", log)
 	}
 	body := `{"zen":"Design for failure.","hook_id":1}`
@@ -109,12 +115,12 @@ func TestServerWithGitHub(t *testing.T) {
 		t.Fatalf("badly signed ping: %d, want 401", status)
 	}
 	help, _ := exec.Command(ufoBin, "server", "--help").CombinedOutput()
-	for _, s := range []string{secret, "PRIVATE KEY"} {
+	for _, s := range []string{secret, "PRIVATE KEY", "gh-client-s3cret"} {
 		if strings.Contains(p.out.String(), s) || strings.Contains(string(help), s) {
 			t.Fatalf("%q shows in the log or --help", s)
 		}
 	}
-	if !strings.Contains(string(help), "UFO_GITHUB_WEBHOOK_SECRET") {
+	if !strings.Contains(string(help), "UFO_GITHUB_WEBHOOK_SECRET") || !strings.Contains(string(help), "UFO_GITHUB_CLIENT_SECRET") {
 		t.Fatalf("--help does not name UFO_GITHUB_WEBHOOK_SECRET:\n%s", help)
 	}
 }
@@ -238,7 +244,9 @@ func TestGitHubCreateApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "UFO_GITHUB_APP_ID=777\nUFO_GITHUB_SLUG=ufo-acme\nUFO_GITHUB_WEBHOOK_SECRET=e340154128314309424b7c8e90325147d99fdafa\n" +
-		"UFO_GITHUB_PRIVATE_KEY_FILE=" + filepath.Join(out, "github-app-777.pem") + "\nUFO_GITHUB_API_URL=" + api.URL + "/\n"
+		"UFO_GITHUB_PRIVATE_KEY_FILE=" + filepath.Join(out, "github-app-777.pem") + "\n" +
+		"UFO_GITHUB_CLIENT_ID=Iv1.8a61f9b3a7aba766\nUFO_GITHUB_CLIENT_SECRET=1726be1638095a19edd134c77bde3aa2ece1e5d8\n" +
+		"UFO_GITHUB_API_URL=" + api.URL + "/\nUFO_GITHUB_WEB_URL=https://github.example\n"
 	if string(env) != want {
 		t.Fatalf("settings file:\n%s\nwant:\n%s", env, want)
 	}
@@ -248,7 +256,8 @@ func TestGitHubCreateApp(t *testing.T) {
 			t.Fatalf("%s: %v %v, want mode 0600", name, fi.Mode(), err)
 		}
 	}
-	if strings.Contains(rest.String(), "e340154128314309424b7c8e90325147d99fdafa") || strings.Contains(rest.String(), "PRIVATE KEY") {
+	if strings.Contains(rest.String(), "e340154128314309424b7c8e90325147d99fdafa") || strings.Contains(rest.String(), "PRIVATE KEY") ||
+		strings.Contains(rest.String(), "1726be1638095a19edd134c77bde3aa2ece1e5d8") {
 		t.Fatal("create-app printed a secret")
 	}
 }
