@@ -272,27 +272,109 @@ func (s *Store) UpsertGitHubIssue(ctx context.Context, in GitHubIssue) (int64, e
 	return id, translate(err)
 }
 
-// WithGitHubIssue locks one issue row of the fleet for the length of fn and
-// saves what fn changed in it. It serializes the work on one issue (making
-// its operation, creating or editing its status comment, opening its pull
-// request) across workers and replicas; fn may call other store methods
-// but must not call WithGitHubIssue again.
+// GitHubIssueLease is how long WithGitHubIssue holds an issue before the
+// claim lapses unless renewed; it is renewed while fn runs, so only a
+// holder that died (or lost the database) lets go this late.
+const GitHubIssueLease = 2 * time.Minute
+
+// WithGitHubIssue claims one issue row of the fleet for the length of fn
+// and saves what fn changed in it when fn succeeds. It serializes the work
+// on one issue (making its operation, creating or editing its status
+// comment, opening its pull request) across workers and replicas with a
+// lease on the row, not a row lock: fn runs outside any transaction, so
+// the calls to GitHub it makes hold no connection, and deleting the
+// issue's operation never waits on them. A claim held elsewhere is waited
+// for (up to GitHubIssueLease, then an error); one whose holder died
+// lapses. fn may call other store methods but must not call
+// WithGitHubIssue again. If the row is gone when fn ends (its operation was
+// deleted meanwhile), there is nothing to save and no error; if the claim
+// lapsed and another holder took the row, the changes are not saved and an
+// error says so: fn's work on GitHub must be safe to do again.
 func (s *Store) WithGitHubIssue(ctx context.Context, fleetID string, id int64, fn func(gi *GitHubIssue) error) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		gi, err := scanGitHubIssue(tx.QueryRow(ctx, q("LockGitHubIssue"), fleetID, id))
-		if err != nil {
-			return err
+	gi, lease, err := s.claimGitHubIssue(ctx, fleetID, id)
+	if err != nil {
+		return err
+	}
+	// Renew the claim while fn runs.
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(GitHubIssueLease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-t.C:
+				if _, err := s.pool.Exec(renewCtx, q("ExtendGitHubIssueLease"), fleetID, id, lease, GitHubIssueLease.Seconds()); err != nil && renewCtx.Err() == nil {
+					s.log.Warn("store: renew the lease on a github issue", "issue", id, "err", err)
+				}
+			}
 		}
-		if err := fn(&gi); err != nil {
-			return err
+	}()
+	ferr := fn(&gi)
+	stopRenew()
+	<-renewed
+	// Let go even when ctx is done: otherwise the row stays claimed until
+	// the lease lapses.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr != nil {
+		if _, err := s.pool.Exec(bg, q("ReleaseGitHubIssue"), fleetID, id, lease); err != nil {
+			s.log.Warn("store: release a github issue", "issue", id, "err", err)
 		}
-		_, err = tx.Exec(ctx, q("SaveGitHubIssue"), fleetID, id, gi.OperationID, gi.TriggeredBy, gi.StatusCommentID,
-			gi.StatusBody, gi.PRNumber, gi.PRURL, gi.ReviewedRunID)
-		if err != nil {
-			return fmt.Errorf("save github issue %d: %w", id, err)
+		return ferr
+	}
+	tag, err := s.pool.Exec(bg, q("SaveGitHubIssue"), fleetID, id, gi.OperationID, gi.TriggeredBy, gi.StatusCommentID,
+		gi.StatusBody, gi.PRNumber, gi.PRURL, gi.ReviewedRunID, lease)
+	if err != nil {
+		return fmt.Errorf("save github issue %d: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(bg, q("GitHubIssueExists"), fleetID, id).Scan(&exists); err != nil {
+			return fmt.Errorf("save github issue %d: %w", id, translate(err))
 		}
-		return nil
-	})
+		if exists {
+			return fmt.Errorf("save github issue %d: its lease lapsed and another worker took it", id)
+		}
+	}
+	return nil
+}
+
+// claimGitHubIssue takes the lease on an issue row, waiting while another
+// holder has it.
+func (s *Store) claimGitHubIssue(ctx context.Context, fleetID string, id int64) (GitHubIssue, string, error) {
+	deadline := time.Now().Add(GitHubIssueLease)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		var gi GitHubIssue
+		var lease string
+		err := s.pool.QueryRow(ctx, q("ClaimGitHubIssue"), fleetID, id, GitHubIssueLease.Seconds()).Scan(&gi.ID, &gi.FleetID,
+			&gi.InstallationID, &gi.RepositoryID, &gi.Repository, &gi.Number, &gi.URL, &gi.OperationID, &gi.TriggeredBy,
+			&gi.RoverTags, &gi.StatusCommentID, &gi.StatusBody, &gi.PRNumber, &gi.PRURL, &gi.ReviewedRunID, &lease)
+		if err == nil {
+			return gi, lease, nil
+		}
+		if err != pgx.ErrNoRows {
+			return GitHubIssue{}, "", translate(err)
+		}
+		var exists bool
+		if err := s.pool.QueryRow(ctx, q("GitHubIssueExists"), fleetID, id).Scan(&exists); err != nil {
+			return GitHubIssue{}, "", translate(err)
+		}
+		if !exists {
+			return GitHubIssue{}, "", app.Errorf(app.ENotFound, "github issue %d not found", id)
+		}
+		if time.Now().After(deadline) {
+			return GitHubIssue{}, "", fmt.Errorf("github issue %d is busy: another worker has held it for %v", id, GitHubIssueLease)
+		}
+		select {
+		case <-ctx.Done():
+			return GitHubIssue{}, "", ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
 // FindGitHubIssue returns the issue of a repository of the fleet with the

@@ -81,7 +81,9 @@ type statusView struct {
 	Cost       string
 }
 
-// sync makes the issue show the operation's state; gi is locked.
+// sync makes the issue show the operation's state; the caller holds gi's
+// lease (store.WithGitHubIssue), and no transaction is open while it calls
+// GitHub.
 func (a *App) sync(ctx context.Context, c *installation, gi *store.GitHubIssue) error {
 	if gi.OperationID == nil {
 		return nil

@@ -63,16 +63,27 @@ ON CONFLICT (fleet_id, repository_id, number) DO UPDATE SET installation_id = EX
     rover_tags = EXCLUDED.rover_tags, updated_at = now()
 RETURNING id;
 
--- name: LockGitHubIssue
-SELECT id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
-    rover_tags, status_comment_id, status_body, pr_number, pr_url, reviewed_run_id
-FROM github_issues WHERE fleet_id = $1 AND id = $2
-FOR UPDATE;
+-- name: ClaimGitHubIssue
+UPDATE github_issues SET lease = gen_random_uuid(), lease_until = now() + make_interval(secs => $3)
+WHERE fleet_id = $1 AND id = $2 AND (lease IS NULL OR lease_until < now())
+RETURNING id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
+    rover_tags, status_comment_id, status_body, pr_number, pr_url, reviewed_run_id, lease;
+
+-- name: ExtendGitHubIssueLease
+UPDATE github_issues SET lease_until = now() + make_interval(secs => $4)
+WHERE fleet_id = $1 AND id = $2 AND lease = $3;
+
+-- name: ReleaseGitHubIssue
+UPDATE github_issues SET lease = NULL, lease_until = NULL
+WHERE fleet_id = $1 AND id = $2 AND lease = $3;
+
+-- name: GitHubIssueExists
+SELECT EXISTS (SELECT 1 FROM github_issues WHERE fleet_id = $1 AND id = $2);
 
 -- name: SaveGitHubIssue
 UPDATE github_issues SET operation_id = $3, triggered_by = $4, status_comment_id = $5, status_body = $6,
-    pr_number = $7, pr_url = $8, reviewed_run_id = $9, updated_at = now()
-WHERE fleet_id = $1 AND id = $2;
+    pr_number = $7, pr_url = $8, reviewed_run_id = $9, lease = NULL, lease_until = NULL, updated_at = now()
+WHERE fleet_id = $1 AND id = $2 AND lease = $10;
 
 -- name: FindGitHubIssueByNumber
 SELECT id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
