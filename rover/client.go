@@ -85,6 +85,9 @@ func (c *client) claim(ctx context.Context, wait time.Duration) (*wire.Claim, er
 	if err != nil || status == http.StatusNoContent {
 		return nil, err
 	}
+	if cl.RunID == "" || cl.ClaimToken == "" {
+		return nil, fmt.Errorf("claim: the server answered %d without a run", status)
+	}
 	return &cl, nil
 }
 

@@ -541,7 +541,9 @@ func TestOnce(t *testing.T) {
 	cfg.Wait = -1
 	start := time.Now()
 	out, err := Once(ctx, cfg)
-	if err != nil || out.Claimed() || time.Since(start) > 900*time.Millisecond {
+	// No wait means one claim, not the long poll; the bound leaves room for
+	// a loaded machine.
+	if err != nil || out.Claimed() || time.Since(start) > 5*time.Second {
 		t.Errorf("empty queue, no wait: %+v, %v after %v", out, err, time.Since(start))
 	}
 	cfg.Wait = time.Second

@@ -207,8 +207,10 @@ func TestRoverLosesLease(t *testing.T) {
 		}
 		second := startRover(t, a, "second-"+code)
 		done := waitRun(t, a, code, func(r run) bool { return r.Status == "succeeded" }, 40*time.Second)
-		if done.Attempt != 2 || *done.RoverID == firstRover {
-			t.Fatalf("%s: run = %+v, want attempt 2 on another rover", code, done)
+		// Attempt 2 as a rule; on a loaded machine the second rover may
+		// lose a 2 s lease too, and attempt 3 completes it.
+		if done.Attempt < 2 || *done.RoverID == firstRover {
+			t.Fatalf("%s: run = %+v, want a later attempt on another rover", code, done)
 		}
 		if stop == syscall.SIGSTOP {
 			first.cmd.Process.Signal(syscall.SIGCONT)
