@@ -539,10 +539,12 @@ func TestOnce(t *testing.T) {
 
 	cfg := base
 	cfg.Wait = -1
+	f.SetTimings(30, 10, 20) // a long poll far longer than the bound below
 	start := time.Now()
 	out, err := Once(ctx, cfg)
-	// No wait means one claim, not the long poll; the bound leaves room for
-	// a loaded machine.
+	f.SetTimings(30, 10, 1)
+	// No wait means one claim, not the 20 s long poll; the bound leaves room
+	// for a loaded machine.
 	if err != nil || out.Claimed() || time.Since(start) > 5*time.Second {
 		t.Errorf("empty queue, no wait: %+v, %v after %v", out, err, time.Since(start))
 	}
