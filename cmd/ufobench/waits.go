@@ -68,8 +68,8 @@ func (b *bench) sampleWaits(ctx context.Context) (*waitSampler, error) {
 func (w *waitSampler) summary() string {
 	close(w.stop)
 	<-w.done
-	if w.samples == 0 {
-		return "no samples"
+	if len(w.counts) == 0 {
+		return fmt.Sprintf("no busy PostgreSQL session in %d samples", w.samples)
 	}
 	type kv struct {
 		k string
