@@ -185,14 +185,15 @@ func lockRunOperation(ctx context.Context, tx pgx.Tx, runID string) error {
 // runForRover locks a run and checks the caller holds its current claim.
 // withOperation also locks the run's operation first, for calls that change
 // it.
-func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string, withOperation bool) (status, fleetID, opID string, cancel bool, lastSeq int64, err error) {
+// seqBase is where this attempt's events start in the run's sequence.
+func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string, withOperation bool) (status, fleetID, opID string, cancel bool, seqBase int64, err error) {
 	if withOperation {
 		if err := lockRunOperation(ctx, tx, runID); err != nil && err != pgx.ErrNoRows {
 			return "", "", "", false, 0, err
 		}
 	}
 	var hash []byte
-	err = tx.QueryRow(ctx, q("LockRunForRover"), runID, roverID).Scan(&status, &hash, &cancel, &fleetID, &opID, &lastSeq)
+	err = tx.QueryRow(ctx, q("LockRunForRover"), runID, roverID).Scan(&status, &hash, &cancel, &fleetID, &opID, &seqBase)
 	if err == pgx.ErrNoRows {
 		return "", "", "", false, 0, app.Errorf(app.EConflict, "this run is not held by this rover")
 	}
@@ -203,7 +204,7 @@ func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string, w
 		subtle.ConstantTimeCompare(hash, app.HashToken(token)) != 1 {
 		return "", "", "", false, 0, app.Errorf(app.EConflict, "stale claim token: the run was reclaimed or has ended")
 	}
-	return status, fleetID, opID, cancel, lastSeq, nil
+	return status, fleetID, opID, cancel, seqBase, nil
 }
 
 // StartRun marks a claimed run running. It returns whether a cancel was
@@ -266,12 +267,13 @@ type EventInput struct {
 
 // AppendEvents stores a batch of run events once each by (run, seq),
 // extends the lease, and returns whether a cancel was requested and the
-// highest sequence stored.
+// highest sequence stored of this attempt. Each attempt numbers its events
+// from 1; they are stored after the earlier attempts' events.
 func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, lease time.Duration, events []EventInput) (bool, int64, error) {
 	var cancel bool
 	var last int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, fleetID, _, c, _, err := runForRover(ctx, tx, runID, roverID, token, false)
+		_, fleetID, _, c, base, err := runForRover(ctx, tx, runID, roverID, token, false)
 		if err != nil {
 			return err
 		}
@@ -282,9 +284,9 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 		ats := make([]time.Time, len(events))
 		var max int64
 		for i, e := range events {
-			seqs[i], types[i], datas[i], ats[i] = e.Seq, e.Type, e.Data, e.At
-			if e.Seq > max {
-				max = e.Seq
+			seqs[i], types[i], datas[i], ats[i] = base+e.Seq, e.Type, e.Data, e.At
+			if base+e.Seq > max {
+				max = base + e.Seq
 			}
 		}
 		if _, err := tx.Exec(ctx, q("InsertRunEvents"), runID, fleetID, seqs, types, datas, ats); err != nil {
@@ -293,6 +295,7 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 		if err := tx.QueryRow(ctx, q("SetLastSeq"), runID, max, lease.Seconds()).Scan(&last); err != nil {
 			return err
 		}
+		last -= base
 		if len(events) == 0 {
 			return nil
 		}

@@ -243,6 +243,11 @@ func TestLeaseExpiry(t *testing.T) {
 			t.Fatalf("attempt %d: claim %d %+v", attempt, status, cl)
 		}
 		claims = append(claims, cl)
+		// Each attempt numbers its events from 1; none may be dropped.
+		r.Call("POST", "/api/rover/runs/"+cl.RunID+"/events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: []wire.Event{
+			{Seq: 1, Type: "text", Data: json.RawMessage(fmt.Sprintf(`{"text":"attempt %d, one"}`, attempt))},
+			{Seq: 2, Type: "text", Data: json.RawMessage(fmt.Sprintf(`{"text":"attempt %d, two"}`, attempt))},
+		}}, 200, nil)
 		time.Sleep(1100 * time.Millisecond)
 		n, err := e.Store.SweepLeases(context.Background())
 		if err != nil || n != 1 {
@@ -256,6 +261,14 @@ func TestLeaseExpiry(t *testing.T) {
 	}
 	for _, cl := range claims {
 		r.WantError("POST", "/api/rover/runs/"+cl.RunID+"/complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: "succeeded"}, 409, "conflict")
+	}
+	var evs []struct {
+		Seq  int64
+		Data struct{ Text string }
+	}
+	c.Call("GET", "/api/runs/"+claims[0].RunID+"/events?fleet="+fleet, nil, 200, &evs)
+	if len(evs) != 6 || evs[5].Seq != 6 || evs[4].Data.Text != "attempt 3, one" {
+		t.Fatalf("events of three attempts = %+v, want 6 in order", evs)
 	}
 	var got operationJSON
 	c.Call("GET", "/api/operations/"+op.ID+"?fleet="+fleet, nil, 200, &got)

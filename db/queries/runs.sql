@@ -33,12 +33,12 @@ WITH next AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE runs r SET status = 'claimed', rover_id = $4, claim_token_hash = $5, attempt = r.attempt + 1,
-    claimed_at = now(), lease_expires_at = now() + make_interval(secs => $6)
+    claimed_at = now(), lease_expires_at = now() + make_interval(secs => $6), seq_base = r.last_seq
 FROM next WHERE r.id = next.id
 RETURNING r.id, r.operation_id, r.pilot_id, r.attempt, r.prompt, r.resume_session_id, r.follow_up;
 
 -- name: LockRunForRover
-SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, last_seq
+SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, seq_base
 FROM runs WHERE id = $1 AND rover_id = $2 FOR UPDATE;
 
 -- name: StartRun
