@@ -43,8 +43,18 @@ func (s *Server) withUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
 		if err == nil && c.Value != "" {
-			if u, err := s.store.FindSessionUser(r.Context(), c.Value); err == nil {
+			u, err := s.store.FindSessionUser(r.Context(), c.Value)
+			switch {
+			case err == nil:
 				r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+			case !app.IsCode(err, app.EUnauthorized):
+				// The database did not answer: that is not "signed out".
+				w.Header().Set("Retry-After", "2")
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				}{Code: app.EInternal, Message: "the database is unavailable; try again shortly"}})
+				return
 			}
 		}
 		next.ServeHTTP(w, r)

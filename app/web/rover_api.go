@@ -130,6 +130,9 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	for {
 		c, err := s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
 		if err != nil {
+			if r.Context().Err() != nil {
+				return // the rover hung up while it waited: nothing to answer
+			}
 			writeError(w, s.log, err)
 			return
 		}
