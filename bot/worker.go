@@ -89,7 +89,9 @@ func (w *Worker) Run(ctx context.Context) {
 				sem <- struct{}{}
 				wg.Add(1)
 				go func() {
-					defer func() { <-sem; wg.Done() }()
+					// A freed slot wakes the loop, so a backlog drains at the
+					// handlers' pace rather than one poll at a time.
+					defer func() { <-sem; wg.Done(); w.Wake() }()
 					w.run(context.WithoutCancel(ctx), j)
 				}()
 			}

@@ -176,7 +176,9 @@ func TestSetupRedirect(t *testing.T) {
 		t.Fatalf("a bad installation_id: %d", status)
 	}
 
-	post := func(c *webtest.Client, fleet string, form url.Values) (int, string) { return e.postSetup(c, fleet, form) }
+	post := func(c *webtest.Client, fleet string, form url.Values) (int, string) {
+		return e.postSetup(c, fleet, form)
+	}
 	// The proof is for this user and this installation only.
 	rival := e.client()
 	var rf struct {
