@@ -104,24 +104,10 @@ func TestSignUpRateLimit(t *testing.T) {
 	e := newEnv(t)
 	// Sent at once: the bucket holds 5 and refills one every 12 s.
 	const n = 12
-	statuses := make(chan int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			status, _, _ := e.Client().Do("POST", "/api/auth/signup", map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "P@ssw0rd", "name": "U"})
-			statuses <- status
-		}()
-	}
-	wg.Wait()
-	close(statuses)
-	limited := 0
-	for s := range statuses {
-		if s == http.StatusTooManyRequests {
-			limited++
-		}
-	}
+	limited := refusedAtOnce(n, func(i int) (int, http.Header) {
+		status, _, h := e.Client().Do("POST", "/api/auth/signup", map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "P@ssw0rd", "name": "U"})
+		return status, h
+	})
 	if limited < n-6 {
 		t.Fatalf("%d of %d simultaneous sign-ups were rate limited, want at least %d", limited, n, n-6)
 	}
