@@ -69,20 +69,12 @@ func (in missionRequest) apply(m *app.Mission) error {
 
 func (s *Server) listMissions(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.store.Missions(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ms)
+	s.reply(w, http.StatusOK, ms, err)
 }
 
 func (s *Server) getMission(w http.ResponseWriter, r *http.Request) {
 	m, err := s.store.FindMission(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	s.reply(w, http.StatusOK, m, err)
 }
 
 func (s *Server) checkDefaultPilot(r *http.Request, m *app.Mission) error {
@@ -113,11 +105,7 @@ func (s *Server) createMission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.store.CreateMission(r.Context(), m)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, m)
+	s.reply(w, http.StatusCreated, m, err)
 }
 
 func (s *Server) updateMission(w http.ResponseWriter, r *http.Request) {
@@ -198,20 +186,12 @@ func (in pilotRequest) apply(p *app.Pilot) error {
 
 func (s *Server) listPilots(w http.ResponseWriter, r *http.Request) {
 	ps, err := s.store.Pilots(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ps)
+	s.reply(w, http.StatusOK, ps, err)
 }
 
 func (s *Server) getPilot(w http.ResponseWriter, r *http.Request) {
 	p, err := s.store.FindPilot(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	s.reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) createPilot(w http.ResponseWriter, r *http.Request) {
@@ -226,11 +206,7 @@ func (s *Server) createPilot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.store.CreatePilot(r.Context(), p)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, p)
+	s.reply(w, http.StatusCreated, p, err)
 }
 
 func (s *Server) updatePilot(w http.ResponseWriter, r *http.Request) {
@@ -291,20 +267,12 @@ func (in crewRequest) apply(c *app.Crew) error {
 
 func (s *Server) listCrews(w http.ResponseWriter, r *http.Request) {
 	cs, err := s.store.Crews(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, cs)
+	s.reply(w, http.StatusOK, cs, err)
 }
 
 func (s *Server) getCrew(w http.ResponseWriter, r *http.Request) {
 	c, err := s.store.FindCrew(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	s.reply(w, http.StatusOK, c, err)
 }
 
 func (s *Server) createCrew(w http.ResponseWriter, r *http.Request) {
@@ -339,11 +307,7 @@ func (s *Server) saveCrew(w http.ResponseWriter, r *http.Request, c app.Crew, st
 }
 
 func (s *Server) deleteCrew(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.DeleteCrew(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteCrew(r.Context(), fleetFrom(r.Context()), param(r, "id")))
 }
 
 type labelRequest struct {
@@ -371,11 +335,7 @@ func (in labelRequest) apply(l *app.Label) error {
 
 func (s *Server) listLabels(w http.ResponseWriter, r *http.Request) {
 	ls, err := s.store.Labels(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ls)
+	s.reply(w, http.StatusOK, ls, err)
 }
 
 func (s *Server) createLabel(w http.ResponseWriter, r *http.Request) {
@@ -390,11 +350,7 @@ func (s *Server) createLabel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, err := s.store.CreateLabel(r.Context(), l)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, l)
+	s.reply(w, http.StatusCreated, l, err)
 }
 
 func (s *Server) updateLabel(w http.ResponseWriter, r *http.Request) {
@@ -423,17 +379,9 @@ func (s *Server) updateLabel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := s.store.UpdateLabel(r.Context(), *l)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, err)
 }
 
 func (s *Server) deleteLabel(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.DeleteLabel(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteLabel(r.Context(), fleetFrom(r.Context()), param(r, "id")))
 }

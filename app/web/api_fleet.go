@@ -9,11 +9,7 @@ import (
 
 func (s *Server) listFleets(w http.ResponseWriter, r *http.Request) {
 	fleets, err := s.store.FleetsForUser(r.Context(), userFrom(r.Context()).ID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, fleets)
+	s.reply(w, http.StatusOK, fleets, err)
 }
 
 type fleetRequest struct {
@@ -45,11 +41,7 @@ func (s *Server) createFleet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.store.Memberships(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ms)
+	s.reply(w, http.StatusOK, ms, err)
 }
 
 type memberRequest struct {
@@ -72,11 +64,7 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	if err := s.store.UpdateMembershipRole(r.Context(), fleetFrom(r.Context()), param(r, "user"), in.Role); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.UpdateMembershipRole(r.Context(), fleetFrom(r.Context()), param(r, "user"), in.Role))
 }
 
 // ownerOnlyForOwners lets only an owner make an owner, or change or remove
@@ -103,20 +91,12 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	if err := s.store.DeleteMembership(r.Context(), fleetFrom(r.Context()), param(r, "user")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteMembership(r.Context(), fleetFrom(r.Context()), param(r, "user")))
 }
 
 func (s *Server) listInvitations(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.store.Invitations(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, inv)
+	s.reply(w, http.StatusOK, inv, err)
 }
 
 type invitationRequest struct {
@@ -152,11 +132,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteInvitation(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.DeleteInvitation(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteInvitation(r.Context(), fleetFrom(r.Context()), param(r, "id")))
 }
 
 // acceptInvitation joins the signed-in user to the invitation's fleet.
@@ -167,9 +143,5 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv, err := s.store.AcceptInvitation(r.Context(), param(r, "token"), u.ID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, inv)
+	s.reply(w, http.StatusOK, inv, err)
 }

@@ -121,11 +121,7 @@ func (s *Server) createOperationFrom(w http.ResponseWriter, r *http.Request, in 
 		op.Labels = *in.Labels
 	}
 	out, err := s.store.CreateOperation(r.Context(), fleet, op)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	s.reply(w, http.StatusCreated, out, err)
 }
 
 var operationSorts = []string{"created", "-created", "updated", "-updated", "priority", "-priority", "title", "-title"}
@@ -182,11 +178,7 @@ func (s *Server) writeOperations(w http.ResponseWriter, r *http.Request, parent 
 
 func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) {
 	op, err := s.store.FindOperation(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, op)
+	s.reply(w, http.StatusOK, op, err)
 }
 
 func (s *Server) updateOperation(w http.ResponseWriter, r *http.Request) {
@@ -222,28 +214,16 @@ func (s *Server) updateOperation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	op, err := s.store.UpdateOperation(r.Context(), fleetFrom(r.Context()), param(r, "id"), p)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, op)
+	s.reply(w, http.StatusOK, op, err)
 }
 
 func (s *Server) deleteOperation(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.DeleteOperation(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteOperation(r.Context(), fleetFrom(r.Context()), param(r, "id")))
 }
 
 func (s *Server) retryOperation(w http.ResponseWriter, r *http.Request) {
 	op, err := s.store.Retry(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, op)
+	s.reply(w, http.StatusOK, op, err)
 }
 
 // operation resolves the {id} path value (id or code) to an operation of
@@ -289,11 +269,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ms, err := s.store.Messages(r.Context(), op.FleetID, op.ID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ms)
+	s.reply(w, http.StatusOK, ms, err)
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
@@ -329,11 +305,7 @@ func (s *Server) listRelationships(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rs, err := s.store.Relationships(r.Context(), op.FleetID, op.ID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rs)
+	s.reply(w, http.StatusOK, rs, err)
 }
 
 func (s *Server) createRelationship(w http.ResponseWriter, r *http.Request) {
@@ -363,11 +335,7 @@ func (s *Server) createRelationship(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rel, err := s.store.CreateRelationship(r.Context(), op.FleetID, op.ID, to.ID, in.Kind)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, rel)
+	s.reply(w, http.StatusCreated, rel, err)
 }
 
 func (s *Server) deleteRelationship(w http.ResponseWriter, r *http.Request) {
@@ -375,11 +343,7 @@ func (s *Server) deleteRelationship(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.DeleteRelationship(r.Context(), op.FleetID, op.ID, param(r, "rel")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteRelationship(r.Context(), op.FleetID, op.ID, param(r, "rel")))
 }
 
 type reactionRequest struct {
@@ -392,11 +356,7 @@ func (s *Server) listReactions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rs, err := s.store.Reactions(r.Context(), op.FleetID, op.ID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rs)
+	s.reply(w, http.StatusOK, rs, err)
 }
 
 func (s *Server) createReaction(w http.ResponseWriter, r *http.Request) {
@@ -416,11 +376,7 @@ func (s *Server) createReaction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rx, err := s.store.CreateReaction(r.Context(), op.FleetID, op.ID, userFrom(r.Context()).ID, in.Emoji)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, rx)
+	s.reply(w, http.StatusCreated, rx, err)
 }
 
 func (s *Server) deleteReaction(w http.ResponseWriter, r *http.Request) {
@@ -428,11 +384,7 @@ func (s *Server) deleteReaction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.DeleteReaction(r.Context(), op.FleetID, op.ID, userFrom(r.Context()).ID, param(r, "reaction")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.DeleteReaction(r.Context(), op.FleetID, op.ID, userFrom(r.Context()).ID, param(r, "reaction")))
 }
 
 type signalRequest struct {
@@ -485,18 +437,10 @@ func (s *Server) createSignal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sig, err := s.store.CreateSignal(r.Context(), op.FleetID, op.ID, in.Kind, in.Message)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, sig)
+	s.reply(w, http.StatusCreated, sig, err)
 }
 
 func (s *Server) resolveSignal(w http.ResponseWriter, r *http.Request) {
 	sig, err := s.store.ResolveSignal(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, sig)
+	s.reply(w, http.StatusOK, sig, err)
 }

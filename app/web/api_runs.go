@@ -49,11 +49,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 	run, err := s.store.FindRun(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, run)
+	s.reply(w, http.StatusOK, run, err)
 }
 
 func (s *Server) listRunEvents(w http.ResponseWriter, r *http.Request) {
@@ -94,37 +90,21 @@ func afterParam(r *http.Request) (int64, error) {
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	run, err := s.store.CancelRun(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, run)
+	s.reply(w, http.StatusOK, run, err)
 }
 
 func (s *Server) listRovers(w http.ResponseWriter, r *http.Request) {
 	rs, err := s.store.Rovers(r.Context(), fleetFrom(r.Context()))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rs)
+	s.reply(w, http.StatusOK, rs, err)
 }
 
 func (s *Server) getRover(w http.ResponseWriter, r *http.Request) {
 	rv, err := s.store.FindRover(r.Context(), fleetFrom(r.Context()), param(r, "id"))
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rv)
+	s.reply(w, http.StatusOK, rv, err)
 }
 
 func (s *Server) revokeRover(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.RevokeRover(r.Context(), fleetFrom(r.Context()), param(r, "id")); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, s.store.RevokeRover(r.Context(), fleetFrom(r.Context()), param(r, "id")))
 }
 
 type enrollmentCodeRequest struct {

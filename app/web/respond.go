@@ -56,6 +56,19 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	writeJSON(w, statusOf[code], body)
 }
 
+// reply answers with err's error shape when err is set, else with v as JSON
+// (or no body for 204): the tail every handler shares.
+func (s *Server) reply(w http.ResponseWriter, status int, v any, err error) {
+	switch {
+	case err != nil:
+		writeError(w, s.log, err)
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, v)
+	}
+}
+
 const maxBody = 1 << 20
 
 // decode reads exactly one JSON object into v, refusing unknown fields and
