@@ -77,12 +77,16 @@ type RoverIdentity struct {
 	Tags, Kinds       []string
 }
 
+// touchEvery is how often a busy rover's last_seen_at is written: far
+// below the time after which the sweeper calls a silent rover offline.
+const touchEvery = 5 * time.Second
+
 // AuthenticateRover resolves a rover token, records that the rover was seen
 // and announces it when it comes back online.
 func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdentity, error) {
 	var r RoverIdentity
 	var was bool
-	err := s.pool.QueryRow(ctx, q("TouchRover"), app.HashToken(token)).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
+	err := s.pool.QueryRow(ctx, q("TouchRover"), app.HashToken(token), touchEvery.Seconds()).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
 	if err == pgx.ErrNoRows {
 		return r, app.Errorf(app.EUnauthorized, "unknown or revoked rover token")
 	}

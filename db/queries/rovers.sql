@@ -17,10 +17,23 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, true, now())
 RETURNING id;
 
 -- name: TouchRover
-UPDATE rovers r SET last_seen_at = now(), online = true
-FROM (SELECT id, online AS was_online FROM rovers WHERE token_hash = $1 AND revoked_at IS NULL FOR UPDATE) old
-WHERE r.id = old.id
-RETURNING r.id, r.fleet_id, r.name, r.tags, r.kinds, old.was_online;
+-- Resolves a rover token and records the rover as seen. The row is written
+-- only when the rover was offline or last seen more than $2 seconds ago:
+-- a durable write on every rover request would cost a WAL flush each.
+-- Of concurrent requests of an offline rover, one updates the row (the
+-- others re-check it after its commit and skip), so only that one reports
+-- was_online = false.
+WITH old AS (
+    SELECT id, fleet_id, name, tags, kinds, online FROM rovers WHERE token_hash = $1 AND revoked_at IS NULL
+),
+up AS (
+    UPDATE rovers r SET last_seen_at = now(), online = true
+    FROM old
+    WHERE r.id = old.id AND (NOT r.online OR r.last_seen_at < now() - make_interval(secs => $2))
+    RETURNING old.online AS was_online
+)
+SELECT old.id, old.fleet_id, old.name, old.tags, old.kinds, coalesce((SELECT was_online FROM up), true)
+FROM old;
 
 -- name: ConnectRover
 UPDATE rovers SET profile = $2, kinds = $3, last_seen_at = now(), online = true
