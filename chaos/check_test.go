@@ -176,6 +176,15 @@ func (w *world) check(ctx context.Context) tally {
 // requeued or ended; ended once, last. A stale claim token that changed a
 // run would show as a start, an event or an end with no claim before it.
 func (w *world) checkFeed(ctx context.Context, conn *pgx.Conn) {
+	// Every committed row was numbered by some server's stamper, even the
+	// rows of servers killed between their commit and their stamp.
+	var unnumbered int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM events WHERE id IS NULL`).Scan(&unnumbered); err != nil {
+		w.t.Fatal(err)
+	}
+	if unnumbered > 0 {
+		w.t.Errorf("%d change-feed rows were never numbered", unnumbered)
+	}
 	rows, err := conn.Query(ctx, `SELECT subject_id::text, kind, data FROM events
 		WHERE fleet_id = $1 AND kind LIKE 'run.%' ORDER BY id`, w.fleet)
 	if err != nil {

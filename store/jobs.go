@@ -8,9 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ChannelJobs is notified when a job is enqueued.
-const ChannelJobs = "ufo_jobs"
-
 // Job is one piece of durable background work.
 type Job struct {
 	ID          int64
@@ -27,7 +24,7 @@ type Job struct {
 // job was already recorded (a redelivery), which is not an error.
 func (s *Store) EnqueueJob(ctx context.Context, kind, key string, payload any, delay time.Duration) (bool, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, q("EnqueueJob"), kind, key, payload, delay.Seconds()).Scan(&id, new(any))
+	err := s.pool.QueryRow(ctx, q("EnqueueJob"), kind, key, payload, delay.Seconds()).Scan(&id)
 	if err == pgx.ErrNoRows {
 		return false, nil
 	}

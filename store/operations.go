@@ -176,7 +176,7 @@ func createRun(ctx context.Context, tx pgx.Tx, fleetID, opID string, p app.Pilot
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, q("NotifyRuns"), fleetID); err != nil {
+	if err := notifyAfter(ctx, tx, ChannelRuns, fleetID); err != nil {
 		return err
 	}
 	return emit(ctx, tx, fleetID, "run.queued", &runID, map[string]any{"operation_id": opID, "pilot": p.Name, "follow_up": followUp})

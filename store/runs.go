@@ -436,7 +436,7 @@ func (s *Store) sweepRun(ctx context.Context, runID, opID string) (bool, error) 
 			if _, err := tx.Exec(ctx, q("RequeueRun"), e.id); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, q("NotifyRuns"), e.fleetID); err != nil {
+			if err := notifyAfter(ctx, tx, ChannelRuns, e.fleetID); err != nil {
 				return err
 			}
 			if err := emit(ctx, tx, e.fleetID, "run.requeued", &e.id, map[string]any{"operation_id": e.opID, "attempt": e.attempt}); err != nil {
@@ -496,8 +496,32 @@ func (s *Store) RunEvents(ctx context.Context, fleetID, runID string, after int6
 	return collect[app.RunEvent](s.pool.Query(ctx, q("ListRunEvents"), runID, fleetID, after, limit))
 }
 
-// Events pages through the fleet's change feed.
+// Events pages through a fleet's change feed after an id. Rows committed
+// before the call and not yet numbered are numbered first, so a reader
+// always finds the changes that were made before it asked.
 func (s *Store) Events(ctx context.Context, fleetID string, after int64, limit int) ([]app.Event, error) {
+	if err := s.settleFeed(ctx, fleetID); err != nil {
+		return nil, err
+	}
+	return s.NumberedEvents(ctx, fleetID, after, limit)
+}
+
+// settleFeed waits, when the fleet has feed rows committed but not yet
+// numbered, for a stamper pass that numbers them.
+func (s *Store) settleFeed(ctx context.Context, fleetID string) error {
+	var pending bool
+	if err := s.pool.QueryRow(ctx, q("FeedPending"), fleetID).Scan(&pending); err != nil {
+		return translate(err)
+	}
+	if pending {
+		s.stamp.wait(ctx)
+	}
+	return nil
+}
+
+// NumberedEvents pages through the rows of the change feed numbered so
+// far, without waiting for the rest.
+func (s *Store) NumberedEvents(ctx context.Context, fleetID string, after int64, limit int) ([]app.Event, error) {
 	return collect[app.Event](s.pool.Query(ctx, q("ListEvents"), fleetID, after, limit))
 }
 
@@ -522,6 +546,9 @@ func (s *Store) RunsByStatus(ctx context.Context) (map[string]int64, error) {
 // LatestEventID is the id of the fleet's newest change-feed row (0 when
 // there is none): where a page that shows the present starts following.
 func (s *Store) LatestEventID(ctx context.Context, fleetID string) (int64, error) {
+	if err := s.settleFeed(ctx, fleetID); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.pool.QueryRow(ctx, q("LatestEventID"), fleetID).Scan(&id)
 	return id, translate(err)
@@ -540,7 +567,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, runID, token string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, q("NotifyRuns"), fleetID); err != nil {
+		if err := notifyAfter(ctx, tx, ChannelRuns, fleetID); err != nil {
 			return err
 		}
 		return emit(ctx, tx, fleetID, "run.requeued", &runID, map[string]any{"operation_id": opID, "reason": "claim answer failed"})

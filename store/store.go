@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,14 +39,15 @@ func q(name string) string {
 
 // Notification channels.
 const (
-	ChannelEvents = "ufo_events" // payload: "<fleet_id>:<event_id>"
+	ChannelEvents = "ufo_events" // payload: "<fleet_id>:<first event id>:<last event id>"
 	ChannelRuns   = "ufo_runs"   // payload: "<fleet_id>"
 )
 
 // Store is UFO's PostgreSQL storage.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	stamp *stamper
 }
 
 // Open connects to url. The caller runs Migrate first (or relies on Start).
@@ -67,11 +67,16 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{pool: pool, log: log}, nil
+	s := &Store{pool: pool, log: log}
+	s.stamp = startStamper(s)
+	return s, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the stamper and releases the pool.
+func (s *Store) Close() {
+	s.stamp.stop()
+	s.pool.Close()
+}
 
 // Pool exposes the pool to the listener and to benchmarks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -81,37 +86,25 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // tx runs fn in a transaction, committing when it returns nil.
 //
-// The change-feed rows its fn emits are written at its end, just before the
-// commit, so the fleet's feed lock is held only for those inserts and the
-// commit itself rather than for the whole transaction.
+// The change-feed rows fn emits are written at its end, with no lock, and
+// numbered after the commit (see stamper); the wake-ups it asks for are
+// sent after the commit too, before tx returns.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		buf := &feedBuffer{}
+	buf := &txBuffer{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		pendingFeed.Store(tx, buf)
 		defer pendingFeed.Delete(tx)
 		if err := fn(tx); err != nil {
 			return err
 		}
-		for _, r := range buf.rows {
-			if _, err := tx.Exec(ctx, q("EmitEvent"), r.fleetID, r.kind, r.subjectID, r.data); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+		return writeFeed(ctx, tx, buf.rows)
+	})
+	if err != nil {
+		return translate(err)
+	}
+	s.afterCommit(ctx, buf)
+	return nil
 }
-
-// feedBuffer holds the change-feed rows of one transaction until its end.
-type feedBuffer struct{ rows []feedRow }
-
-type feedRow struct {
-	fleetID, kind string
-	subjectID     *string
-	data          any
-}
-
-// pendingFeed maps each open Store.tx transaction to its feed rows.
-var pendingFeed sync.Map // pgx.Tx -> *feedBuffer
 
 // translate maps driver errors to app's codes; other errors pass through.
 func translate(err error) error {
@@ -163,24 +156,6 @@ func conflictSubject(constraint string) string {
 		return "this relationship"
 	}
 	return "a record with these values"
-}
-
-// emit appends one row to the fleet's change feed and notifies listeners,
-// as part of the caller's transaction (written at its end, see tx). The
-// per-fleet advisory lock EmitEvent takes makes feed ids commit in order
-// within a fleet, so a reader paging with after=ID never skips a row that
-// commits later with a smaller id.
-func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *string, data any) error {
-	if data == nil {
-		data = map[string]any{}
-	}
-	if buf, ok := pendingFeed.Load(tx); ok {
-		b := buf.(*feedBuffer)
-		b.rows = append(b.rows, feedRow{fleetID, kind, subjectID, data})
-		return nil
-	}
-	_, err := tx.Exec(ctx, q("EmitEvent"), fleetID, kind, subjectID, data)
-	return err
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ type Hub struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	waiters map[string]map[chan struct{}]struct{}
+	waiters map[string]map[string][]*RunWaiter // fleet → group → in arrival order
 	subs    map[string]map[*subscriber]struct{}
 	ready   chan struct{}
 }
@@ -37,7 +38,7 @@ type subscriber struct {
 
 // NewHub makes a hub for the database at url.
 func NewHub(url string, st *store.Store, log *slog.Logger) *Hub {
-	return &Hub{url: url, store: st, log: log, waiters: map[string]map[chan struct{}]struct{}{},
+	return &Hub{url: url, store: st, log: log, waiters: map[string]map[string][]*RunWaiter{},
 		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{})}
 }
 
@@ -92,42 +93,108 @@ func (h *Hub) listen(ctx context.Context, connected func()) error {
 		case store.ChannelRuns:
 			h.wakeFleet(n.Payload)
 		case store.ChannelEvents:
-			fleet, id, ok := strings.Cut(n.Payload, ":")
+			fleet, first, last, ok := parseFeedNote(n.Payload)
 			if !ok {
+				h.log.Warn("unreadable change-feed notification", "payload", n.Payload)
 				continue
 			}
-			eid, _ := strconv.ParseInt(id, 10, 64)
-			h.publish(ctx, fleet, eid)
+			h.publish(ctx, fleet, first, last)
 		}
 	}
 }
 
-// WaitRun returns a channel that fires when a run may be claimable in the
-// fleet; call cancel when done waiting.
-func (h *Hub) WaitRun(fleet string) (<-chan struct{}, func()) {
+// RunWaiter is one long-polling claim. Waiters of a fleet are grouped by
+// what they can claim (pilot kinds and tags), in arrival order.
+//
+// A queued run wakes one waiter of each group, not all of them: all fifty
+// idle rovers of a fleet trying to claim the same run would cost fifty
+// claim transactions for one claim. A waiter that claims passes the wake on
+// to the next of its group, since more runs may be queued; the chain ends
+// at the first waiter that finds nothing, and no other of its group would.
+type RunWaiter struct {
+	C <-chan struct{}
+
+	h     *Hub
+	fleet string
+	group string
+	ch    chan struct{}
+	done  bool // stopped; guarded by h.mu
+}
+
+// WaitRun registers a claim waiting in fleet for runs of the given pilot
+// kinds needing at most tags; call Stop when done.
+func (h *Hub) WaitRun(fleet string, kinds, tags []string) *RunWaiter {
 	ch := make(chan struct{}, 1)
+	w := &RunWaiter{C: ch, h: h, fleet: fleet, group: waitGroup(kinds, tags), ch: ch}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.waiters[fleet] == nil {
-		h.waiters[fleet] = map[chan struct{}]struct{}{}
+		h.waiters[fleet] = map[string][]*RunWaiter{}
 	}
-	h.waiters[fleet][ch] = struct{}{}
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		delete(h.waiters[fleet], ch)
-		if len(h.waiters[fleet]) == 0 {
-			delete(h.waiters, fleet)
-		}
-		h.mu.Unlock()
+	h.waiters[fleet][w.group] = append(h.waiters[fleet][w.group], w)
+	return w
+}
+
+func waitGroup(kinds, tags []string) string {
+	k, t := slices.Clone(kinds), slices.Clone(tags)
+	slices.Sort(k)
+	slices.Sort(t)
+	return strings.Join(k, ",") + "|" + strings.Join(t, ",")
+}
+
+// Stop ends the wait; calling it again does nothing. A wake-up it received but did not act on goes to
+// the next waiter of its group.
+func (w *RunWaiter) Stop() {
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w.done {
+		return
+	}
+	w.done = true
+	g := h.waiters[w.fleet]
+	g[w.group] = slices.DeleteFunc(g[w.group], func(x *RunWaiter) bool { return x == w })
+	if len(g[w.group]) == 0 {
+		delete(g, w.group)
+	}
+	if len(g) == 0 {
+		delete(h.waiters, w.fleet)
+	}
+	select {
+	case <-w.ch:
+		h.wakeOneLocked(w.fleet, w.group, nil)
+	default:
 	}
 }
 
+// Claimed hands the wake-up on after this waiter claimed a run: another
+// run may be waiting for the next waiter of the group.
+func (w *RunWaiter) Claimed() {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	w.h.wakeOneLocked(w.fleet, w.group, w)
+}
+
+// wakeFleet wakes one waiter of each group of the fleet.
 func (h *Hub) wakeFleet(fleet string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.waiters[fleet] {
+	for group := range h.waiters[fleet] {
+		h.wakeOneLocked(fleet, group, nil)
+	}
+}
+
+// wakeOneLocked wakes the longest-waiting waiter of the group, other than
+// but, that has no wake-up pending yet; when every one has, nothing more
+// is needed.
+func (h *Hub) wakeOneLocked(fleet, group string, but *RunWaiter) {
+	for _, w := range h.waiters[fleet][group] {
+		if w == but {
+			continue
+		}
 		select {
-		case ch <- struct{}{}:
+		case w.ch <- struct{}{}:
+			return
 		default:
 		}
 	}
@@ -136,11 +203,13 @@ func (h *Hub) wakeFleet(fleet string) {
 func (h *Hub) wakeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, ws := range h.waiters {
-		for ch := range ws {
-			select {
-			case ch <- struct{}{}:
-			default:
+	for _, groups := range h.waiters {
+		for _, ws := range groups {
+			for _, w := range ws {
+				select {
+				case w.ch <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}
@@ -173,37 +242,67 @@ func (h *Hub) Subscribe(fleet string) (*subscriber, func()) {
 	}
 }
 
-// publish reads one feed row once and hands it to every subscriber of its
-// fleet.
-func (h *Hub) publish(ctx context.Context, fleet string, id int64) {
+// parseFeedNote reads "<fleet>:<first id>:<last id>".
+func parseFeedNote(p string) (fleet string, first, last int64, ok bool) {
+	fleet, rest, ok1 := strings.Cut(p, ":")
+	a, b, ok2 := strings.Cut(rest, ":")
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	return fleet, first, last, ok1 && ok2 && err1 == nil && err2 == nil && first <= last
+}
+
+// publishMax bounds the rows one notification is read with; a larger batch
+// makes subscribers catch up from the database themselves.
+const publishMax = 256
+
+// publish reads the feed rows first..last of a fleet once (the stamper
+// numbered them in one go) and hands them to every subscriber of the fleet.
+func (h *Hub) publish(ctx context.Context, fleet string, first, last int64) {
 	h.mu.Lock()
 	n := len(h.subs[fleet])
 	h.mu.Unlock()
 	if n == 0 {
 		return
 	}
-	evs, err := h.store.Events(ctx, fleet, id-1, 1)
-	if err != nil || len(evs) == 0 || evs[0].ID != id {
-		h.mu.Lock()
-		for s := range h.subs[fleet] {
-			select {
-			case s.lagged <- struct{}{}:
-			default:
-			}
-		}
-		h.mu.Unlock()
+	var evs []app.Event
+	var err error
+	if last-first < publishMax {
+		evs, err = h.store.NumberedEvents(ctx, fleet, first-1, int(last-first+1))
+	}
+	if last-first >= publishMax || err != nil || len(evs) == 0 || evs[0].ID != first || evs[len(evs)-1].ID != last {
+		h.lag(fleet)
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[fleet] {
+		s.send(evs)
+	}
+}
+
+// lag tells every subscriber of a fleet to catch up from the database.
+func (h *Hub) lag(fleet string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[fleet] {
 		select {
-		case s.events <- evs[0]:
+		case s.lagged <- struct{}{}:
 		default:
-			select {
-			case s.lagged <- struct{}{}:
-			default:
-			}
 		}
+	}
+}
+
+// send hands rows to the subscriber, or marks it lagged when it cannot
+// take them all.
+func (s *subscriber) send(evs []app.Event) {
+	if cap(s.events)-len(s.events) >= len(evs) {
+		for _, ev := range evs {
+			s.events <- ev // the hub is the only sender, under its lock: there is room
+		}
+		return
+	}
+	select {
+	case s.lagged <- struct{}{}:
+	default:
 	}
 }

@@ -123,8 +123,8 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	if tags == nil {
 		tags = []string{}
 	}
-	wake, stop := s.hub.WaitRun(rv.FleetID)
-	defer stop()
+	waiter := s.hub.WaitRun(rv.FleetID, kinds, tags)
+	defer waiter.Stop()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
@@ -137,6 +137,7 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c != nil {
+			waiter.Claimed()
 			s.metrics.claims.Inc()
 			ans, err := s.claimAnswer(r.Context(), c)
 			if err != nil {
@@ -152,7 +153,7 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		select {
-		case <-wake:
+		case <-waiter.C:
 		case <-deadline.C:
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -1,21 +1,48 @@
 -- name: EmitEvent
-WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))),
-ins AS (
+-- A feed row gets its id later, from StampEvents; no lock is taken here.
+WITH ins AS (
     INSERT INTO events (fleet_id, kind, subject_id, data)
-    SELECT $1::uuid, $2::text, $3::uuid, $4::jsonb FROM lock
-    RETURNING id, fleet_id, kind, subject_id, data, created_at
-),
+    VALUES ($1::uuid, $2::text, $3::uuid, $4::jsonb)
+    RETURNING seq, fleet_id, kind, subject_id, data, created_at
+)
 -- Run and operation changes also become a durable "notify" job, so the
 -- GitHub and Slack adapters update issues, PRs and threads even across a
 -- restart.
-job AS (
-    INSERT INTO jobs (kind, key, payload)
-    SELECT 'notify', id::text, jsonb_build_object('id', id, 'fleet_id', fleet_id, 'kind', kind,
-        'subject_id', subject_id, 'data', data, 'created_at', created_at)
-    FROM ins
-    WHERE (kind LIKE 'run.%' AND kind <> 'run.events') OR kind IN ('operation.created', 'operation.updated', 'message.created')
+INSERT INTO jobs (kind, key, payload)
+SELECT 'notify', seq::text, jsonb_build_object('fleet_id', fleet_id, 'kind', kind,
+    'subject_id', subject_id, 'data', data, 'created_at', created_at)
+FROM ins
+WHERE ((kind LIKE 'run.%' AND kind <> 'run.events') OR kind IN ('operation.created', 'operation.updated', 'message.created'))
+  -- Only the adapters read them: a fleet linked to neither GitHub nor
+  -- Slack has no use for them.
+  AND (EXISTS (SELECT 1 FROM github_installations WHERE fleet_id = $1)
+       OR EXISTS (SELECT 1 FROM slack_workspaces WHERE fleet_id = $1));
+
+-- name: LockStamp
+-- One stamper at a time across every server: ids are then given in the
+-- order stamping transactions commit, so a reader that has seen id N will
+-- never later find a smaller one.
+SELECT pg_advisory_xact_lock(7378696366000001);
+
+-- name: StampEvents
+-- Numbers up to $1 committed rows in insertion order and tells listeners,
+-- one notification per fleet: "<fleet_id>:<first id>:<last id>". Taken
+-- after LockStamp, in a statement of its own, so its snapshot already
+-- shows what the previous stamper numbered.
+WITH next AS (
+    SELECT seq, nextval('events_feed_id_seq') AS id
+    FROM (SELECT seq FROM events WHERE id IS NULL ORDER BY seq LIMIT $1) t
+),
+up AS (
+    UPDATE events e SET id = next.id FROM next
+    WHERE e.seq = next.seq AND e.id IS NULL
+    RETURNING e.fleet_id, e.id
+),
+fleets AS (
+    SELECT fleet_id, min(id) AS first, max(id) AS last, count(*) AS n FROM up GROUP BY fleet_id
 )
-SELECT pg_notify('ufo_events', fleet_id::text || ':' || id::text) FROM ins;
+SELECT coalesce(sum(n), 0)::int, count(pg_notify('ufo_events', fleet_id::text || ':' || first || ':' || last))::int
+FROM fleets;
 
 -- name: ListEvents
 SELECT id, fleet_id, kind, subject_id, data, created_at
@@ -24,5 +51,14 @@ WHERE fleet_id = $1 AND id > $2
 ORDER BY id
 LIMIT $3;
 
+-- name: FeedPending
+SELECT EXISTS (SELECT 1 FROM events WHERE id IS NULL AND fleet_id = $1);
+
 -- name: LatestEventID
 SELECT coalesce(max(id), 0) FROM events WHERE fleet_id = $1;
+
+-- name: Notify
+-- Wake-ups sent after a commit, in a transaction that writes nothing, so
+-- PostgreSQL's notification lock is held only for an instant rather than
+-- across a commit's WAL flush.
+SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS t(c, p);

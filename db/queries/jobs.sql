@@ -1,10 +1,7 @@
 -- name: EnqueueJob
-WITH ins AS (
-    INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-    ON CONFLICT (kind, key) DO NOTHING
-    RETURNING id
-)
-SELECT id, pg_notify('ufo_jobs', id::text) FROM ins;
+INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+ON CONFLICT (kind, key) DO NOTHING
+RETURNING id;
 
 -- name: ClaimJobs
 UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $2)

@@ -3,9 +3,6 @@ INSERT INTO runs (fleet_id, operation_id, pilot_id, pilot_kind, required_tags, p
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id;
 
--- name: NotifyRuns
-SELECT pg_notify('ufo_runs', $1::text);
-
 -- name: ActiveRun
 SELECT id, fleet_id, operation_id, status FROM runs
 WHERE operation_id = $1 AND status IN ('queued', 'claimed', 'running')

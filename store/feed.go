@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The change feed (table events) is ordered by id, and a reader paging
+// with after=ID must never miss a row that becomes visible later with a
+// smaller id. Ids are therefore not given at insert: a transaction writes
+// its rows with a NULL id, and after it commits the stamper numbers every
+// committed unnumbered row under one lock (StampEvents). Writers of the
+// same fleet no longer wait for each other's commits; only the stamper's
+// short transactions are serial, and each numbers whatever has piled up.
+
+// txBuffer is what one Store.tx transaction leaves for its end: feed rows
+// to insert before the commit and notifications to send after it.
+type txBuffer struct {
+	rows  []feedRow
+	notes []note
+}
+
+type feedRow struct {
+	fleetID, kind string
+	subjectID     *string
+	data          any
+}
+
+type note struct{ channel, payload string }
+
+// pendingFeed maps each open Store.tx transaction to its buffer.
+var pendingFeed sync.Map // pgx.Tx -> *txBuffer
+
+// emit appends one row to the fleet's change feed as part of the caller's
+// transaction (written at its end, numbered after its commit).
+func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *string, data any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	r := feedRow{fleetID, kind, subjectID, data}
+	if b, ok := pendingFeed.Load(tx); ok {
+		b.(*txBuffer).rows = append(b.(*txBuffer).rows, r)
+		return nil
+	}
+	return writeFeed(ctx, tx, []feedRow{r})
+}
+
+// notifyAfter asks for a NOTIFY once the caller's transaction commits. It
+// is sent in a transaction that writes nothing, so PostgreSQL's global
+// notification lock is not held across this one's WAL flush. Outside
+// Store.tx it is part of the transaction, as a plain NOTIFY would be.
+func notifyAfter(ctx context.Context, tx pgx.Tx, channel, payload string) error {
+	if b, ok := pendingFeed.Load(tx); ok {
+		b.(*txBuffer).notes = append(b.(*txBuffer).notes, note{channel, payload})
+		return nil
+	}
+	_, err := tx.Exec(ctx, q("Notify"), []string{channel}, []string{payload})
+	return err
+}
+
+// writeFeed inserts feed rows in one round trip.
+func writeFeed(ctx context.Context, tx pgx.Tx, rows []feedRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range rows {
+		b.Queue(q("EmitEvent"), r.fleetID, r.kind, r.subjectID, r.data)
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// afterCommit sends a committed transaction's wake-ups and has its feed
+// rows numbered soon. Neither can undo the commit: a failure is logged, and
+// the stamper's periodic pass (or a rover's next poll) makes up for it.
+func (s *Store) afterCommit(ctx context.Context, b *txBuffer) {
+	ctx = context.WithoutCancel(ctx)
+	if len(b.notes) > 0 {
+		chans := make([]string, 0, len(b.notes))
+		payloads := make([]string, 0, len(b.notes))
+		seen := map[note]bool{}
+		for _, n := range b.notes {
+			if !seen[n] {
+				seen[n] = true
+				chans, payloads = append(chans, n.channel), append(payloads, n.payload)
+			}
+		}
+		if _, err := s.pool.Exec(ctx, q("Notify"), chans, payloads); err != nil {
+			s.log.Warn("notify after commit", "err", err)
+		}
+	}
+	if len(b.rows) > 0 {
+		s.stamp.poke()
+	}
+}
+
+// stampBatch bounds the rows one stamping statement numbers.
+const stampBatch = 5000
+
+// stampEvery is how often the stamper looks for rows nobody asked it to
+// number: those of a server that died between its commit and its stamp.
+const stampEvery = time.Second
+
+// stamper numbers committed feed rows, one pass at a time. Writers poke
+// it and go on; a reader that finds rows of its fleet not yet numbered
+// waits for the next pass, so one pass serves everything committed while
+// the previous one ran.
+type stamper struct {
+	s    *Store
+	kick chan struct{}
+	done chan struct{}
+	quit context.CancelFunc
+
+	mu   sync.Mutex
+	next chan struct{} // closed when the next pass to start has finished
+}
+
+func startStamper(s *Store) *stamper {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &stamper{s: s, kick: make(chan struct{}, 1), done: make(chan struct{}), quit: cancel,
+		next: make(chan struct{})}
+	go st.loop(ctx)
+	return st
+}
+
+// wait returns once a pass that started after the call has finished (or
+// the stamper stopped).
+func (st *stamper) wait(ctx context.Context) {
+	st.mu.Lock()
+	ch := st.next
+	st.mu.Unlock()
+	st.poke()
+	select {
+	case <-ch:
+	case <-st.done:
+	case <-ctx.Done():
+	}
+}
+
+// poke asks for a pass without waiting for it.
+func (st *stamper) poke() {
+	select {
+	case st.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (st *stamper) stop() {
+	st.quit()
+	<-st.done
+}
+
+func (st *stamper) loop(ctx context.Context) {
+	defer close(st.done)
+	tick := time.NewTicker(stampEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-st.kick:
+		case <-tick.C:
+		}
+		st.mu.Lock()
+		ch := st.next
+		st.next = make(chan struct{})
+		st.mu.Unlock()
+		err := st.s.Stamp(ctx)
+		close(ch)
+		if err != nil && ctx.Err() == nil {
+			st.s.log.Warn("number change-feed rows", "err", err)
+		}
+	}
+}
+
+// Stamp numbers every committed, unnumbered change-feed row.
+func (s *Store) Stamp(ctx context.Context) error {
+	for {
+		var n, fleets int
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, q("LockStamp")); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, q("StampEvents"), stampBatch).Scan(&n, &fleets)
+		})
+		if err != nil || n < stampBatch {
+			return translate(err)
+		}
+	}
+}
