@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,16 +63,24 @@ func notifyAfter(ctx context.Context, tx pgx.Tx, channel, payload string) error 
 	return err
 }
 
-// writeFeed inserts feed rows in one round trip.
+// writeFeed inserts feed rows in one statement.
 func writeFeed(ctx context.Context, tx pgx.Tx, rows []feedRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, r := range rows {
-		b.Queue(q("EmitEvent"), r.fleetID, r.kind, r.subjectID, r.data)
+	fleets := make([]string, len(rows))
+	kinds := make([]string, len(rows))
+	subjects := make([]*string, len(rows))
+	datas := make([]string, len(rows))
+	for i, r := range rows {
+		b, err := json.Marshal(r.data)
+		if err != nil {
+			return fmt.Errorf("feed row %s: %w", r.kind, err)
+		}
+		fleets[i], kinds[i], subjects[i], datas[i] = r.fleetID, r.kind, r.subjectID, string(b)
 	}
-	return tx.SendBatch(ctx, b).Close()
+	_, err := tx.Exec(ctx, q("EmitEvents"), fleets, kinds, subjects, datas)
+	return err
 }
 
 // afterCommit sends a committed transaction's wake-ups and has its feed

@@ -99,7 +99,7 @@ func dispatchPilot(ctx context.Context, tx pgx.Tx, fleetID, typ string, id *stri
 	switch typ {
 	case "pilot":
 		// KEY SHARE: the pilot cannot be deleted under the run about to
-		// reference it (and that wait happens before any feed lock).
+		// reference it.
 		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *id))
 		if err != nil {
 			return nil, notFoundAs(err, "pilot %s not found", *id)

@@ -92,11 +92,8 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 // closed it, or another run of it is already under way (a reassignment).
 func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runID, runStatus string) error {
 	var status string
-	if err := tx.QueryRow(ctx, q("RunOperationStatus"), opID).Scan(&status); err != nil {
-		return err
-	}
 	var others int
-	if err := tx.QueryRow(ctx, q("OtherActiveRuns"), opID, runID).Scan(&others); err != nil {
+	if err := tx.QueryRow(ctx, q("OperationStatusAndOtherRuns"), opID, runID).Scan(&status, &others); err != nil {
 		return err
 	}
 	if others > 0 && runStatus != app.RunQueued {
@@ -151,15 +148,27 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 		if err != nil {
 			return err
 		}
-		if out.Operation, err = findOperation(ctx, tx, fleetID, opID); err != nil {
+		// What the answer needs, in one round trip.
+		b := &pgx.Batch{}
+		b.Queue(q("FindOperation"), fleetID, opID)
+		b.Queue(q("FindMissionOfOperation"), fleetID, opID)
+		if pilotID != nil {
+			b.Queue(q("FindPilot"), fleetID, *pilotID)
+		}
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if out.Operation, err = one[app.Operation](br.Query()); err != nil {
+			return err
+		}
+		if out.Mission, err = one[app.Mission](br.Query()); err != nil {
 			return err
 		}
 		if pilotID != nil {
-			if out.Pilot, err = one[app.Pilot](tx.Query(ctx, q("FindPilot"), fleetID, *pilotID)); err != nil {
+			if out.Pilot, err = one[app.Pilot](br.Query()); err != nil {
 				return err
 			}
 		}
-		if out.Mission, err = one[app.Mission](tx.Query(ctx, q("FindMission"), fleetID, out.Operation.MissionID)); err != nil {
+		if err := br.Close(); err != nil {
 			return err
 		}
 		out.Token = token
@@ -169,17 +178,13 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 	return c, err
 }
 
-// Lock order, everywhere: the operation's row, then the run's, then the
-// fleet's change-feed lock (taken by emit). Transactions that take them in
-// that order cannot deadlock on each other.
+// Lock order, everywhere: the operation's row, then the run's. Transactions
+// that take them in that order cannot deadlock on each other. (Feed rows
+// take no lock: the stamper numbers them after the commit.)
 
 // lockRunOperation locks the row of the run's operation.
 func lockRunOperation(ctx context.Context, tx pgx.Tx, runID string) error {
-	var opID string
-	if err := tx.QueryRow(ctx, q("RunOperation"), runID).Scan(&opID); err != nil {
-		return err
-	}
-	return tx.QueryRow(ctx, q("LockOperationByID"), opID).Scan(&opID)
+	return tx.QueryRow(ctx, q("LockRunOperation"), runID).Scan(new(string))
 }
 
 // runForRover locks a run and checks the caller holds its current claim.
@@ -226,14 +231,11 @@ func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, leas
 		if err := emit(ctx, tx, fleetID, "run.started", &runID, map[string]any{"operation_id": opID, "rover_id": roverID}); err != nil {
 			return err
 		}
-		var opStatus string
-		if err := tx.QueryRow(ctx, q("RunOperationStatus"), opID).Scan(&opStatus); err != nil {
-			return err
+		err = tx.QueryRow(ctx, q("StartOperation"), fleetID, opID).Scan(new(string))
+		if err == pgx.ErrNoRows {
+			return nil // a person moved the operation on; leave it
 		}
-		if opStatus != app.StatusQueued && opStatus != app.StatusBacklog {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, opID, app.StatusRunning); err != nil {
+		if err != nil {
 			return err
 		}
 		return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": app.StatusRunning})
@@ -289,10 +291,19 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 				max = base + e.Seq
 			}
 		}
-		if _, err := tx.Exec(ctx, q("InsertRunEvents"), runID, fleetID, seqs, types, datas, ats); err != nil {
+		b := &pgx.Batch{}
+		b.Queue(q("InsertRunEvents"), runID, fleetID, seqs, types, datas, ats)
+		b.Queue(q("SetLastSeq"), runID, max, lease.Seconds())
+		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return err
 		}
-		if err := tx.QueryRow(ctx, q("SetLastSeq"), runID, max, lease.Seconds()).Scan(&last); err != nil {
+		if err := br.QueryRow().Scan(&last); err != nil {
+			br.Close()
+			return err
+		}
+		if err := br.Close(); err != nil {
 			return err
 		}
 		last -= base
@@ -334,14 +345,14 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 				message = c.FinalMessage
 			}
 		}
-		if _, err := tx.Exec(ctx, q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message); err != nil {
-			return err
-		}
+		b := &pgx.Batch{}
+		b.Queue(q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message)
 		if a := c.Artifact; a != nil {
-			if _, err := tx.Exec(ctx, q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
-				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed); err != nil {
-				return err
-			}
+			b.Queue(q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
+				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
 		if err := emit(ctx, tx, fleetID, "run."+c.Status, &runID, map[string]any{"operation_id": opID, "reason": reason}); err != nil {
 			return err

@@ -9,6 +9,10 @@ SELECT id, fleet_id, name, key, description, repository, base_branch, branch_pre
 -- name: FindMission
 SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions WHERE fleet_id = $1 AND id = $2;
 
+-- name: FindMissionOfOperation
+SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions
+WHERE fleet_id = $1 AND id = (SELECT mission_id FROM operations WHERE id = $2);
+
 -- name: FindMissionByKey
 SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions WHERE fleet_id = $1 AND key = $2;
 

@@ -1,22 +1,25 @@
--- name: EmitEvent
--- A feed row gets its id later, from StampEvents; no lock is taken here.
+-- name: EmitEvents
+-- A transaction's feed rows, in one statement: $1 fleet ids, $2 kinds, $3
+-- subject ids (NULL for none), $4 data as JSON text, in order. The rows get
+-- their ids later, from StampEvents; no lock is taken here.
 WITH ins AS (
     INSERT INTO events (fleet_id, kind, subject_id, data)
-    VALUES ($1::uuid, $2::text, $3::uuid, $4::jsonb)
+    SELECT f::uuid, k, s::uuid, d::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(f, k, s, d, n)
+    ORDER BY n
     RETURNING seq, fleet_id, kind, subject_id, data, created_at
 )
 -- Run and operation changes also become a durable "notify" job, so the
 -- GitHub and Slack adapters update issues, PRs and threads even across a
--- restart.
+-- restart. Only those adapters read them: a fleet linked to neither GitHub
+-- nor Slack gets none.
 INSERT INTO jobs (kind, key, payload)
 SELECT 'notify', seq::text, jsonb_build_object('fleet_id', fleet_id, 'kind', kind,
     'subject_id', subject_id, 'data', data, 'created_at', created_at)
 FROM ins
 WHERE ((kind LIKE 'run.%' AND kind <> 'run.events') OR kind IN ('operation.created', 'operation.updated', 'message.created'))
-  -- Only the adapters read them: a fleet linked to neither GitHub nor
-  -- Slack has no use for them.
-  AND (EXISTS (SELECT 1 FROM github_installations WHERE fleet_id = $1)
-       OR EXISTS (SELECT 1 FROM slack_workspaces WHERE fleet_id = $1));
+  AND (EXISTS (SELECT 1 FROM github_installations g WHERE g.fleet_id = ins.fleet_id)
+       OR EXISTS (SELECT 1 FROM slack_workspaces w WHERE w.fleet_id = ins.fleet_id));
 
 -- name: LockStamp
 -- One stamper at a time across every server: ids are then given in the

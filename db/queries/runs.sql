@@ -79,8 +79,8 @@ FROM runs
 WHERE id = $1 AND status IN ('claimed', 'running') AND lease_expires_at < now()
 FOR UPDATE SKIP LOCKED;
 
--- name: RunOperation
-SELECT operation_id FROM runs WHERE id = $1;
+-- name: LockRunOperation
+SELECT o.id FROM operations o WHERE o.id = (SELECT operation_id FROM runs WHERE id = $1) FOR UPDATE OF o;
 
 -- name: LockOperationByID
 SELECT id FROM operations WHERE id = $1 FOR UPDATE;
@@ -111,12 +111,18 @@ WHERE run_id = $1 AND fleet_id = $2 AND seq > $3
 ORDER BY seq
 LIMIT $4;
 
--- name: RunOperationStatus
-SELECT o.status FROM operations o WHERE o.id = $1 FOR UPDATE;
+-- name: OperationStatusAndOtherRuns
+-- The operation's status (locking its row) and how many of its runs other
+-- than $2 are still active.
+SELECT o.status, (SELECT count(*) FROM runs
+                  WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running'))
+FROM operations o WHERE o.id = $1 FOR UPDATE OF o;
 
--- name: OtherActiveRuns
-SELECT count(*) FROM runs
-WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running');
+-- name: StartOperation
+-- A run started: its operation goes to running unless a person moved it on.
+UPDATE operations SET status = 'running', updated_at = now()
+WHERE fleet_id = $1 AND id = $2 AND status IN ('queued', 'backlog')
+RETURNING id;
 
 -- name: ReleaseClaim
 UPDATE runs SET status = 'queued', attempt = attempt - 1, rover_id = NULL, claim_token_hash = NULL,
