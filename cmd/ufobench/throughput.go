@@ -21,8 +21,9 @@ import (
 )
 
 // creators is how many clients create and assign operations at once
-// during the throughput figure, each in a mission of its own.
-const creators = 4
+// during the throughput figure, each in a mission of its own: enough that
+// the 50 rovers, not the creating clients, wait for work.
+const creators = 16
 
 // lifecycleSteps are the transactions a run needs at the least: create and
 // assign, claim, start, one batch of events, complete.
@@ -55,10 +56,10 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	row := func(name string, l lifecycleRun, bound float64, what string) Figure {
 		note := fmt.Sprintf("%d runs in %s, %d rovers (%s); the server spent %.1f write transactions per run (xids); "+
 			"ceiling = %.0f single-row UPDATE tx/s on %d connections ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
-			"a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; "+
+			"%d clients creating; a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; %s; "+
 			"jobs pending for the worker at the end: %d",
 			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, l.writes,
-			lifecycleSteps, txps/lifecycleSteps, l.queued, l.starting, l.flying, l.waits, l.backlog)
+			lifecycleSteps, txps/lifecycleSteps, creators, l.queued, l.starting, l.flying, l.cpu, l.waits, l.backlog)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
 	return []Figure{
@@ -74,6 +75,7 @@ type lifecycleRun struct {
 	writes                   float64 // write transactions per run
 	queued, starting, flying float64 // mean milliseconds per phase
 	waits                    string  // what busy database sessions waited on
+	cpu                      string  // how busy the processors were, and with what
 	backlog                  int     // jobs left pending for the worker at the end
 }
 
@@ -126,7 +128,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if err != nil {
 		return out, err
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), markCPU()
 	errc := make(chan error, creators)
 	var next atomic.Int64
 	for _, m := range missions {
@@ -157,6 +159,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, ctx.Err()
 	}
 	out.took = time.Since(t0)
+	out.cpu = cpu0.since()
 	out.waits = ws.summary()
 	xid1, err := b.nextXID(ctx)
 	if err != nil {
