@@ -44,8 +44,8 @@ func (b *bench) fanout(ctx context.Context) ([]Figure, error) {
 	if err := tb.do(ctx, "POST", tb.fleetPath("/api/operations"), map[string]string{"title": "fan-out", "mission_id": tb.mission}, &op, http.StatusCreated); err != nil {
 		return nil, err
 	}
-	var after int64
-	if err := b.st.Pool().QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM events WHERE fleet_id = $1", tb.fleet).Scan(&after); err != nil {
+	after, err := b.st.LatestEventID(ctx, tb.fleet)
+	if err != nil {
 		return nil, err
 	}
 
@@ -96,8 +96,10 @@ func (b *bench) fanout(ctx context.Context) ([]Figure, error) {
 		if _, err := b.st.UpdateOperation(ctx, tb.fleet, op.ID, store.OperationPatch{Priority: &prio}); err != nil {
 			return nil, err
 		}
-		var id int64
-		if err := b.st.Pool().QueryRow(ctx, "SELECT max(id) FROM events WHERE fleet_id = $1", tb.fleet).Scan(&id); err != nil {
+		// The change's feed id: LatestEventID waits until the feed row
+		// the call committed has been numbered.
+		id, err := b.st.LatestEventID(ctx, tb.fleet)
+		if err != nil {
 			return nil, err
 		}
 		committed[id] = at
