@@ -87,8 +87,12 @@ func writeFeed(ctx context.Context, tx pgx.Tx, rows []feedRow) error {
 // rows numbered soon. Neither can undo the commit: a failure is logged, and
 // the stamper's periodic pass (or a rover's next poll) makes up for it.
 func (s *Store) afterCommit(ctx context.Context, b *txBuffer) {
-	ctx = context.WithoutCancel(ctx)
 	if len(b.notes) > 0 {
+		// The commit happened: a caller that hangs up now still gets its
+		// wake-ups sent, but a database that stopped answering does not
+		// hold the caller for longer than notifyTimeout.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+		defer cancel()
 		chans := make([]string, 0, len(b.notes))
 		payloads := make([]string, 0, len(b.notes))
 		seen := map[note]bool{}
@@ -106,6 +110,9 @@ func (s *Store) afterCommit(ctx context.Context, b *txBuffer) {
 		s.stamp.poke()
 	}
 }
+
+// notifyTimeout bounds the after-commit NOTIFY.
+const notifyTimeout = 5 * time.Second
 
 // stampBatch bounds the rows one stamping statement numbers.
 const stampBatch = 5000
