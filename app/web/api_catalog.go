@@ -127,11 +127,8 @@ func (s *Server) updateMission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	if m, err = s.store.UpdateMission(r.Context(), m); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	m, err = s.store.UpdateMission(r.Context(), m)
+	s.reply(w, http.StatusOK, m, err)
 }
 
 func (s *Server) deleteMission(w http.ResponseWriter, r *http.Request) {
@@ -139,11 +136,7 @@ func (s *Server) deleteMission(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.store.DeleteMission(r.Context(), m.FleetID, m.ID)
 	}
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, err)
 }
 
 type pilotRequest struct {
@@ -224,11 +217,8 @@ func (s *Server) updatePilot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
-	if p, err = s.store.UpdatePilot(r.Context(), p); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	p, err = s.store.UpdatePilot(r.Context(), p)
+	s.reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) deletePilot(w http.ResponseWriter, r *http.Request) {
@@ -236,11 +226,7 @@ func (s *Server) deletePilot(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.store.DeletePilot(r.Context(), p.FleetID, p.ID)
 	}
-	if err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.reply(w, http.StatusNoContent, nil, err)
 }
 
 type crewRequest struct {
