@@ -119,6 +119,11 @@ type RunWaiter struct {
 	group string
 	ch    chan struct{}
 	done  bool // stopped; guarded by h.mu
+
+	// Woken is set by the waiting goroutine when it took a wake-up and
+	// cleared once a claim attempt after it finished: a waiter that stops
+	// in between (its rover hung up, the claim failed) passes it on.
+	Woken bool
 }
 
 // WaitRun registers a claim waiting in fleet for runs of the given pilot
@@ -142,8 +147,8 @@ func waitGroup(kinds, tags []string) string {
 	return strings.Join(k, ",") + "|" + strings.Join(t, ",")
 }
 
-// Stop ends the wait; calling it again does nothing. A wake-up it received but did not act on goes to
-// the next waiter of its group.
+// Stop ends the wait; calling it again does nothing. A wake-up it received
+// but did not act on goes to the next waiter of its group.
 func (w *RunWaiter) Stop() {
 	h := w.h
 	h.mu.Lock()
@@ -162,8 +167,11 @@ func (w *RunWaiter) Stop() {
 	}
 	select {
 	case <-w.ch:
-		h.wakeOneLocked(w.fleet, w.group, nil)
+		w.Woken = true
 	default:
+	}
+	if w.Woken {
+		h.wakeOneLocked(w.fleet, w.group, nil)
 	}
 }
 
@@ -268,6 +276,11 @@ func (h *Hub) publish(ctx context.Context, fleet string, first, last int64) {
 	var err error
 	if last-first < publishMax {
 		evs, err = h.store.NumberedEvents(ctx, fleet, first-1, int(last-first+1))
+		// Ids between first and last may belong to other fleets, so the
+		// page can reach into a later batch: that one has its own note.
+		for len(evs) > 0 && evs[len(evs)-1].ID > last {
+			evs = evs[:len(evs)-1]
+		}
 	}
 	if last-first >= publishMax || err != nil || len(evs) == 0 || evs[0].ID != first || evs[len(evs)-1].ID != last {
 		h.lag(fleet)

@@ -129,6 +129,9 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	defer deadline.Stop()
 	for {
 		c, err := s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
+		if err == nil {
+			waiter.Woken = false
+		}
 		if err != nil {
 			if r.Context().Err() != nil {
 				return // the rover hung up while it waited: nothing to answer
@@ -154,6 +157,7 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-waiter.C:
+			waiter.Woken = true
 		case <-deadline.C:
 			w.WriteHeader(http.StatusNoContent)
 			return
