@@ -90,13 +90,8 @@ func (s *Server) checkDefaultPilot(r *http.Request, m *app.Mission) error {
 }
 
 func (s *Server) createMission(w http.ResponseWriter, r *http.Request) {
-	var in missionRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
 	m := app.Mission{FleetID: fleetFrom(r.Context())}
-	if err := in.apply(&m); err != nil {
+	if err := decodeInto[missionRequest](w, r, &m); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
@@ -109,17 +104,12 @@ func (s *Server) createMission(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateMission(w http.ResponseWriter, r *http.Request) {
-	var in missionRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
 	m, err := s.store.FindMission(r.Context(), fleetFrom(r.Context()), param(r, "id"))
 	if err != nil {
 		writeError(w, s.log, err)
 		return
 	}
-	if err := in.apply(&m); err != nil {
+	if err := decodeInto[missionRequest](w, r, &m); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
@@ -188,13 +178,8 @@ func (s *Server) getPilot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createPilot(w http.ResponseWriter, r *http.Request) {
-	var in pilotRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
 	p := app.Pilot{FleetID: fleetFrom(r.Context())}
-	if err := in.apply(&p); err != nil {
+	if err := decodeInto[pilotRequest](w, r, &p); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
@@ -203,17 +188,12 @@ func (s *Server) createPilot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updatePilot(w http.ResponseWriter, r *http.Request) {
-	var in pilotRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
 	p, err := s.store.FindPilot(r.Context(), fleetFrom(r.Context()), param(r, "id"))
 	if err != nil {
 		writeError(w, s.log, err)
 		return
 	}
-	if err := in.apply(&p); err != nil {
+	if err := decodeInto[pilotRequest](w, r, &p); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
@@ -275,12 +255,7 @@ func (s *Server) updateCrew(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) saveCrew(w http.ResponseWriter, r *http.Request, c app.Crew, status int) {
-	var in crewRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
-	if err := in.apply(&c); err != nil {
+	if err := decodeInto[crewRequest](w, r, &c); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
@@ -325,13 +300,8 @@ func (s *Server) listLabels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createLabel(w http.ResponseWriter, r *http.Request) {
-	var in labelRequest
-	if err := decode(w, r, &in); err != nil {
-		writeError(w, s.log, err)
-		return
-	}
 	l := app.Label{FleetID: fleetFrom(r.Context())}
-	if err := in.apply(&l); err != nil {
+	if err := decodeInto[labelRequest](w, r, &l); err != nil {
 		writeError(w, s.log, err)
 		return
 	}

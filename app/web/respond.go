@@ -69,6 +69,19 @@ func (s *Server) reply(w http.ResponseWriter, status int, v any, err error) {
 	}
 }
 
+// decodeInto reads a request body of type R (see decode) and applies it to
+// v: the first two steps of every catalog create and update.
+func decodeInto[R any, T any, PR interface {
+	*R
+	apply(*T) error
+}](w http.ResponseWriter, r *http.Request, v *T) error {
+	var in R
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	return PR(&in).apply(v)
+}
+
 const maxBody = 1 << 20
 
 // decode reads exactly one JSON object into v, refusing unknown fields and
