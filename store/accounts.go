@@ -14,7 +14,7 @@ const SessionTTL = 30 * 24 * time.Hour
 
 // FleetHook runs inside the transaction that creates a fleet (the server
 // uses it to add the demo pilot); nil means nothing.
-type FleetHook func(ctx context.Context, tx pgx.Tx, fleet app.Fleet) error
+type FleetHook func(ctx context.Context, tx querier, fleet app.Fleet) error
 
 // SignUp creates a user, their first fleet (as owner) and a session, in one
 // transaction, and returns the session token.
@@ -22,7 +22,7 @@ func (s *Store) SignUp(ctx context.Context, email, name, passwordHash, fleetName
 	var u app.User
 	var f app.Fleet
 	token := app.NewToken("ufos_")
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		if u, err = one[app.User](tx.Query(ctx, q("CreateUser"), email, name, passwordHash)); err != nil {
 			return err
@@ -36,7 +36,7 @@ func (s *Store) SignUp(ctx context.Context, email, name, passwordHash, fleetName
 	return u, f, token, err
 }
 
-func (s *Store) createFleet(ctx context.Context, tx pgx.Tx, name, ownerID string) (app.Fleet, error) {
+func (s *Store) createFleet(ctx context.Context, tx querier, name, ownerID string) (app.Fleet, error) {
 	f, err := one[app.Fleet](tx.Query(ctx, q("CreateFleet"), name))
 	if err != nil {
 		return f, err
@@ -54,7 +54,7 @@ func (s *Store) createFleet(ctx context.Context, tx pgx.Tx, name, ownerID string
 // CreateFleet makes another fleet owned by userID.
 func (s *Store) CreateFleet(ctx context.Context, name, userID string) (app.Fleet, error) {
 	var f app.Fleet
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		f, err = s.createFleet(ctx, tx, name, userID)
 		return err
@@ -126,7 +126,7 @@ func (s *Store) Memberships(ctx context.Context, fleetID string) ([]app.Membersh
 // UpdateMembershipRole changes a member's role; the last owner cannot be
 // demoted.
 func (s *Store) UpdateMembershipRole(ctx context.Context, fleetID, userID, role string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var old string
 		if err := tx.QueryRow(ctx, q("FindRoleForUpdate"), fleetID, userID).Scan(&old); err != nil {
 			return err
@@ -145,7 +145,7 @@ func (s *Store) UpdateMembershipRole(ctx context.Context, fleetID, userID, role 
 
 // lastOwnerGuard refuses to leave a fleet without an owner. It locks the
 // owners' rows, so two concurrent demotions cannot both pass.
-func lastOwnerGuard(ctx context.Context, tx pgx.Tx, fleetID string) error {
+func lastOwnerGuard(ctx context.Context, tx querier, fleetID string) error {
 	rows, err := tx.Query(ctx, q("LockOwners"), fleetID)
 	if err != nil {
 		return err
@@ -165,7 +165,7 @@ func lastOwnerGuard(ctx context.Context, tx pgx.Tx, fleetID string) error {
 
 // DeleteMembership removes a member; the last owner cannot leave.
 func (s *Store) DeleteMembership(ctx context.Context, fleetID, userID string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var role string
 		if err := tx.QueryRow(ctx, q("DeleteMembership"), fleetID, userID).Scan(&role); err != nil {
 			return err
@@ -187,7 +187,7 @@ const InvitationTTL = 7 * 24 * time.Hour
 func (s *Store) CreateInvitation(ctx context.Context, fleetID, email, role, invitedBy string) (app.Invitation, error) {
 	token := app.NewToken("ufoi_")
 	var inv app.Invitation
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		inv, err = one[app.Invitation](tx.Query(ctx, q("CreateInvitation"), fleetID, email, role, app.HashToken(token), invitedBy, time.Now().Add(InvitationTTL)))
 		if err != nil {
@@ -206,7 +206,7 @@ func (s *Store) Invitations(ctx context.Context, fleetID string) ([]app.Invitati
 
 // DeleteInvitation revokes a pending invitation.
 func (s *Store) DeleteInvitation(ctx context.Context, fleetID, id string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var got string
 		if err := tx.QueryRow(ctx, q("DeleteInvitation"), fleetID, id).Scan(&got); err != nil {
 			return err
@@ -229,7 +229,7 @@ func (s *Store) FindInvitation(ctx context.Context, token string) (InvitationPre
 // AcceptInvitation uses a token once and makes userID a member.
 func (s *Store) AcceptInvitation(ctx context.Context, token, userID string) (app.Invitation, error) {
 	var inv app.Invitation
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		inv, err = one[app.Invitation](tx.Query(ctx, q("ClaimInvitation"), app.HashToken(token), userID))
 		if app.IsCode(err, app.ENotFound) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ufo-run/ufo/app"
 )
 
@@ -16,7 +14,7 @@ var DemoPilot = struct {
 	Settings   json.RawMessage
 }{"shell", app.KindExec, json.RawMessage(`{"command":"eval \"$UFO_OPERATION_BODY\""}`)}
 
-func createDemoPilot(ctx context.Context, tx pgx.Tx, fleetID string) error {
+func createDemoPilot(ctx context.Context, tx querier, fleetID string) error {
 	_, err := tx.Exec(ctx, q("CreatePilot"), fleetID, DemoPilot.Name, DemoPilot.Kind, DemoPilot.Settings)
 	return err
 }
@@ -24,7 +22,7 @@ func createDemoPilot(ctx context.Context, tx pgx.Tx, fleetID string) error {
 // CreateMission stores a mission.
 func (s *Store) CreateMission(ctx context.Context, m app.Mission) (app.Mission, error) {
 	var out app.Mission
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		out, err = one[app.Mission](tx.Query(ctx, q("CreateMission"), m.FleetID, m.Name, m.Key, m.Description,
 			m.Repository, m.BaseBranch, m.BranchPrefix, m.DefaultPilotID, m.Reviewers, m.SlackChannel))
@@ -52,7 +50,7 @@ func (s *Store) FindMission(ctx context.Context, fleetID, idOrKey string) (app.M
 // UpdateMission replaces a mission's editable fields.
 func (s *Store) UpdateMission(ctx context.Context, m app.Mission) (app.Mission, error) {
 	var out app.Mission
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		out, err = one[app.Mission](tx.Query(ctx, q("UpdateMission"), m.FleetID, m.ID, m.Name, m.Key, m.Description,
 			m.Repository, m.BaseBranch, m.BranchPrefix, m.DefaultPilotID, m.Reviewers, m.SlackChannel))
@@ -70,7 +68,7 @@ func (s *Store) DeleteMission(ctx context.Context, fleetID, id string) error {
 }
 
 func (s *Store) deleteByID(ctx context.Context, query, kind, fleetID, id string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var got string
 		if err := tx.QueryRow(ctx, q(query), fleetID, id).Scan(&got); err != nil {
 			return err
@@ -82,7 +80,7 @@ func (s *Store) deleteByID(ctx context.Context, query, kind, fleetID, id string)
 // CreatePilot stores a pilot.
 func (s *Store) CreatePilot(ctx context.Context, p app.Pilot) (app.Pilot, error) {
 	var out app.Pilot
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		out, err = one[app.Pilot](tx.Query(ctx, q("CreatePilot"), p.FleetID, p.Name, p.Kind, p.Settings))
 		if err != nil {
@@ -110,7 +108,7 @@ func (s *Store) FindPilot(ctx context.Context, fleetID, idOrName string) (app.Pi
 // UpdatePilot replaces a pilot's name, kind and settings.
 func (s *Store) UpdatePilot(ctx context.Context, p app.Pilot) (app.Pilot, error) {
 	var out app.Pilot
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		out, err = one[app.Pilot](tx.Query(ctx, q("UpdatePilot"), p.FleetID, p.ID, p.Name, p.Kind, p.Settings))
 		if err != nil {
@@ -137,7 +135,7 @@ func (s *Store) DeletePilot(ctx context.Context, fleetID, id string) error {
 // SaveCrew creates (c.ID empty) or replaces a crew and its members; every
 // member must belong to the fleet.
 func (s *Store) SaveCrew(ctx context.Context, c app.Crew) (app.Crew, error) {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		kind := "crew.updated"
 		if c.ID == "" {
 			kind = "crew.created"
@@ -199,7 +197,7 @@ func (s *Store) DeleteCrew(ctx context.Context, fleetID, id string) error {
 // CreateLabel stores a label.
 func (s *Store) CreateLabel(ctx context.Context, l app.Label) (app.Label, error) {
 	var out app.Label
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		if out, err = one[app.Label](tx.Query(ctx, q("CreateLabel"), l.FleetID, l.Name, l.Color)); err != nil {
 			return err
@@ -217,7 +215,7 @@ func (s *Store) Labels(ctx context.Context, fleetID string) ([]app.Label, error)
 // UpdateLabel renames or recolours a label.
 func (s *Store) UpdateLabel(ctx context.Context, l app.Label) (app.Label, error) {
 	var out app.Label
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		if out, err = one[app.Label](tx.Query(ctx, q("UpdateLabel"), l.FleetID, l.ID, l.Name, l.Color)); err != nil {
 			return err

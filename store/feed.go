@@ -33,18 +33,15 @@ type feedRow struct {
 
 type note struct{ channel, payload string }
 
-// pendingFeed maps each open Store.tx transaction to its buffer.
-var pendingFeed sync.Map // pgx.Tx -> *txBuffer
-
 // emit appends one row to the fleet's change feed as part of the caller's
 // transaction (written at its end, numbered after its commit).
-func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *string, data any) error {
+func emit(ctx context.Context, tx querier, fleetID, kind string, subjectID *string, data any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
 	r := feedRow{fleetID, kind, subjectID, data}
-	if b, ok := pendingFeed.Load(tx); ok {
-		b.(*txBuffer).rows = append(b.(*txBuffer).rows, r)
+	if t, ok := tx.(*pipeTx); ok {
+		t.buf.rows = append(t.buf.rows, r)
 		return nil
 	}
 	return writeFeed(ctx, tx, []feedRow{r})
@@ -54,9 +51,9 @@ func emit(ctx context.Context, tx pgx.Tx, fleetID, kind string, subjectID *strin
 // is sent in a transaction that writes nothing, so PostgreSQL's global
 // notification lock is not held across this one's WAL flush. Outside
 // Store.tx it is part of the transaction, as a plain NOTIFY would be.
-func notifyAfter(ctx context.Context, tx pgx.Tx, channel, payload string) error {
-	if b, ok := pendingFeed.Load(tx); ok {
-		b.(*txBuffer).notes = append(b.(*txBuffer).notes, note{channel, payload})
+func notifyAfter(ctx context.Context, tx querier, channel, payload string) error {
+	if t, ok := tx.(*pipeTx); ok {
+		t.buf.notes = append(t.buf.notes, note{channel, payload})
 		return nil
 	}
 	_, err := tx.Exec(ctx, q("Notify"), []string{channel}, []string{payload})
@@ -64,9 +61,19 @@ func notifyAfter(ctx context.Context, tx pgx.Tx, channel, payload string) error 
 }
 
 // writeFeed inserts feed rows in one statement.
-func writeFeed(ctx context.Context, tx pgx.Tx, rows []feedRow) error {
+func writeFeed(ctx context.Context, tx querier, rows []feedRow) error {
+	qq, err := feedQuery(rows)
+	if err != nil || qq == nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, qq.SQL, qq.Arguments...)
+	return err
+}
+
+// feedQuery is the statement that inserts feed rows, or nil for none.
+func feedQuery(rows []feedRow) (*pgx.QueuedQuery, error) {
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	fleets := make([]string, len(rows))
 	kinds := make([]string, len(rows))
@@ -75,12 +82,11 @@ func writeFeed(ctx context.Context, tx pgx.Tx, rows []feedRow) error {
 	for i, r := range rows {
 		b, err := json.Marshal(r.data)
 		if err != nil {
-			return fmt.Errorf("feed row %s: %w", r.kind, err)
+			return nil, fmt.Errorf("feed row %s: %w", r.kind, err)
 		}
 		fleets[i], kinds[i], subjects[i], datas[i] = r.fleetID, r.kind, r.subjectID, string(b)
 	}
-	_, err := tx.Exec(ctx, q("EmitEvents"), fleets, kinds, subjects, datas)
-	return err
+	return &pgx.QueuedQuery{SQL: q("EmitEvents"), Arguments: []any{fleets, kinds, subjects, datas}}, nil
 }
 
 // afterCommit sends a committed transaction's wake-ups and has its feed

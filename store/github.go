@@ -41,7 +41,7 @@ func (s *Store) UpsertGitHubInstallation(ctx context.Context, in GitHubInstallat
 // to the same fleet is harmless; an installation linked to another fleet is
 // a conflict.
 func (s *Store) LinkGitHubInstallation(ctx context.Context, fleetID string, in GitHubInstallation, userID *string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var id int64
 		err := tx.QueryRow(ctx, q("LinkGitHubInstallation"), in.ID, fleetID, in.AccountLogin, in.AccountType, userID).Scan(&id)
 		if err == pgx.ErrNoRows {
@@ -94,7 +94,7 @@ func (s *Store) GitHubInstallations(ctx context.Context, fleetID string) ([]GitH
 // removes those listed in remove. With all set, add is the complete list
 // and every other repository of the installation is removed too.
 func (s *Store) AddGitHubRepositories(ctx context.Context, installationID int64, add []GitHubRepository, remove []int64, all bool) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		ids := make([]int64, 0, len(add))
 		for _, r := range add {
 			if _, err := tx.Exec(ctx, q("UpsertGitHubRepository"), r.ID, installationID, r.FullName); err != nil {
@@ -129,7 +129,7 @@ type MissionSeed struct {
 // to the fleet.
 func (s *Store) EnsureGitHubMission(ctx context.Context, fleetID string, seed MissionSeed) (app.Mission, error) {
 	var m app.Mission
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var missionID *string
 		err := tx.QueryRow(ctx, q("LockGitHubRepository"), fleetID, seed.Repository.ID).Scan(&missionID)
 		if err != nil {
@@ -212,7 +212,7 @@ func missionKeyFor(name string, taken map[string]bool) string {
 	return ""
 }
 
-func missionKeys(ctx context.Context, tx pgx.Tx, fleetID string) (map[string]bool, error) {
+func missionKeys(ctx context.Context, tx querier, fleetID string) (map[string]bool, error) {
 	rows, err := tx.Query(ctx, q("MissionKeys"), fleetID)
 	if err != nil {
 		return nil, err

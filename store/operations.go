@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ufo-run/ufo/app"
 )
 
@@ -32,7 +30,7 @@ type OperationInput struct {
 // the same transaction and the operation starts `queued`.
 func (s *Store) CreateOperation(ctx context.Context, fleetID string, in OperationInput) (app.Operation, error) {
 	var id string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var number int
 		var key, prefix string
 		err := tx.QueryRow(ctx, q("NextOperationNumber"), fleetID, in.MissionID).Scan(&number, &key, &prefix)
@@ -75,7 +73,7 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 	return s.FindOperation(ctx, fleetID, id)
 }
 
-func checkParent(ctx context.Context, tx pgx.Tx, fleetID string, parentID *string) error {
+func checkParent(ctx context.Context, tx querier, fleetID string, parentID *string) error {
 	if parentID == nil {
 		return nil
 	}
@@ -86,7 +84,7 @@ func checkParent(ctx context.Context, tx pgx.Tx, fleetID string, parentID *strin
 
 // dispatchPilot resolves an assignee to the pilot that should run the work,
 // or nil for human-only work. Every id must belong to the fleet.
-func dispatchPilot(ctx context.Context, tx pgx.Tx, fleetID, typ string, id *string) (*app.Pilot, error) {
+func dispatchPilot(ctx context.Context, tx querier, fleetID, typ string, id *string) (*app.Pilot, error) {
 	if typ == "" {
 		if id != nil {
 			return nil, app.Errorf(app.EInvalid, "assignee_id needs an assignee_type")
@@ -128,7 +126,7 @@ func dispatchPilot(ctx context.Context, tx pgx.Tx, fleetID, typ string, id *stri
 	return nil, app.Errorf(app.EInvalid, "assignee_type must be pilot, crew or user")
 }
 
-func setLabels(ctx context.Context, tx pgx.Tx, fleetID, opID string, names []string) error {
+func setLabels(ctx context.Context, tx querier, fleetID, opID string, names []string) error {
 	if _, err := tx.Exec(ctx, q("ClearOperationLabels"), opID); err != nil {
 		return err
 	}
@@ -165,7 +163,7 @@ type pilotSettings struct {
 }
 
 // createRun queues a run and wakes long-polling rovers on commit.
-func createRun(ctx context.Context, tx pgx.Tx, fleetID, opID string, p app.Pilot, prompt string, followUp bool, resume string) error {
+func createRun(ctx context.Context, tx querier, fleetID, opID string, p app.Pilot, prompt string, followUp bool, resume string) error {
 	var ps pilotSettings
 	_ = json.Unmarshal(p.Settings, &ps) // settings were validated when the pilot was saved
 	if ps.Tags == nil {
@@ -185,11 +183,6 @@ func createRun(ctx context.Context, tx pgx.Tx, fleetID, opID string, p app.Pilot
 // FindOperation returns an operation by id or code (MSJ-1).
 func (s *Store) FindOperation(ctx context.Context, fleetID, idOrCode string) (app.Operation, error) {
 	return findOperation(ctx, s.pool, fleetID, idOrCode)
-}
-
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func findOperation(ctx context.Context, db querier, fleetID, idOrCode string) (app.Operation, error) {
@@ -241,7 +234,7 @@ type OperationPatch struct {
 // run; moving to queued with a pilot assigned and no active run queues one.
 func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p OperationPatch) (app.Operation, error) {
 	var id string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		op, err := lockOperation(ctx, tx, fleetID, idOrCode)
 		if err != nil {
 			return err
@@ -336,7 +329,7 @@ func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p
 	return s.FindOperation(ctx, fleetID, id)
 }
 
-func (s *Store) applyStatus(ctx context.Context, tx pgx.Tx, op *app.Operation, status string, active *activeRunRow, pilot *app.Pilot) error {
+func (s *Store) applyStatus(ctx context.Context, tx querier, op *app.Operation, status string, active *activeRunRow, pilot *app.Pilot) error {
 	switch status {
 	case app.StatusBacklog, app.StatusDone, app.StatusCanceled, app.StatusInReview:
 		if active != nil && status != app.StatusInReview {
@@ -381,7 +374,7 @@ func eqPtr(a, b *string) bool {
 
 // lockOperation locks an operation's row, then reads it, so what the
 // caller writes back is never older than the lock.
-func lockOperation(ctx context.Context, tx pgx.Tx, fleetID, idOrCode string) (app.Operation, error) {
+func lockOperation(ctx context.Context, tx querier, fleetID, idOrCode string) (app.Operation, error) {
 	id := idOrCode
 	if key, n, ok := app.ParseCode(idOrCode); ok {
 		if err := tx.QueryRow(ctx, q("OperationIDByCode"), fleetID, key, n).Scan(&id); err != nil {
@@ -430,7 +423,7 @@ type MessageInput struct {
 func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in MessageInput) (app.Message, bool, error) {
 	var msg app.Message
 	followUp := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		op, err := lockOperation(ctx, tx, fleetID, idOrCode)
 		if err != nil {
 			return err
@@ -468,7 +461,7 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 // followUpPilot returns the pilot (locked against deletion) and session a
 // follow-up run would resume, or nil when there is none or a run of the
 // operation is already active (a burst of messages starts one run).
-func followUpPilot(ctx context.Context, tx pgx.Tx, fleetID, opID string) (*app.Pilot, string, error) {
+func followUpPilot(ctx context.Context, tx querier, fleetID, opID string) (*app.Pilot, string, error) {
 	active, err := activeRun(ctx, tx, opID)
 	if err != nil || active != nil {
 		return nil, "", err
@@ -488,7 +481,7 @@ func followUpPilot(ctx context.Context, tx pgx.Tx, fleetID, opID string) (*app.P
 }
 
 // conversation returns an operation's messages, for a fresh run's prompt.
-func conversation(ctx context.Context, tx pgx.Tx, fleetID, opID string) ([]app.Message, error) {
+func conversation(ctx context.Context, tx querier, fleetID, opID string) ([]app.Message, error) {
 	return collect[app.Message](tx.Query(ctx, q("ListMessages"), fleetID, opID))
 }
 
@@ -500,7 +493,7 @@ func (s *Store) Messages(ctx context.Context, fleetID, opID string) ([]app.Messa
 // CreateRelationship links two operations of the fleet.
 func (s *Store) CreateRelationship(ctx context.Context, fleetID, fromID, toID, kind string) (app.Relationship, error) {
 	var r app.Relationship
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		r, err = one[app.Relationship](tx.Query(ctx, q("CreateRelationship"), fleetID, fromID, toID, kind))
 		if err != nil {
@@ -518,7 +511,7 @@ func (s *Store) Relationships(ctx context.Context, fleetID, opID string) ([]app.
 
 // DeleteRelationship removes one relationship of an operation.
 func (s *Store) DeleteRelationship(ctx context.Context, fleetID, opID, id string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var got string
 		if err := tx.QueryRow(ctx, q("DeleteRelationship"), fleetID, id, opID).Scan(&got); err != nil {
 			return err
@@ -530,7 +523,7 @@ func (s *Store) DeleteRelationship(ctx context.Context, fleetID, opID, id string
 // CreateReaction adds a user's emoji reaction.
 func (s *Store) CreateReaction(ctx context.Context, fleetID, opID, userID, emoji string) (app.Reaction, error) {
 	var r app.Reaction
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		if r, err = one[app.Reaction](tx.Query(ctx, q("CreateReaction"), fleetID, opID, userID, emoji)); err != nil {
 			return err
@@ -547,7 +540,7 @@ func (s *Store) Reactions(ctx context.Context, fleetID, opID string) ([]app.Reac
 
 // DeleteReaction removes the caller's own reaction.
 func (s *Store) DeleteReaction(ctx context.Context, fleetID, opID, userID, id string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var got string
 		if err := tx.QueryRow(ctx, q("DeleteReaction"), fleetID, id, opID, userID).Scan(&got); err != nil {
 			return err
@@ -559,7 +552,7 @@ func (s *Store) DeleteReaction(ctx context.Context, fleetID, opID, userID, id st
 // CreateSignal raises a signal by hand (e.g. blocked, needs_input).
 func (s *Store) CreateSignal(ctx context.Context, fleetID, opID, kind, message string) (app.Signal, error) {
 	var sig app.Signal
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		sig, err = raiseSignal(ctx, tx, fleetID, opID, nil, kind, message)
 		return err
@@ -567,7 +560,7 @@ func (s *Store) CreateSignal(ctx context.Context, fleetID, opID, kind, message s
 	return sig, err
 }
 
-func raiseSignal(ctx context.Context, tx pgx.Tx, fleetID, opID string, runID *string, kind, message string) (app.Signal, error) {
+func raiseSignal(ctx context.Context, tx querier, fleetID, opID string, runID *string, kind, message string) (app.Signal, error) {
 	sig, err := one[app.Signal](tx.Query(ctx, q("CreateSignal"), fleetID, opID, runID, kind, message))
 	if err != nil {
 		return sig, err
@@ -584,7 +577,7 @@ func (s *Store) Signals(ctx context.Context, fleetID string, opID *string, all b
 // ResolveSignal marks a signal handled.
 func (s *Store) ResolveSignal(ctx context.Context, fleetID, id string) (app.Signal, error) {
 	var sig app.Signal
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		if sig, err = one[app.Signal](tx.Query(ctx, q("ResolveSignal"), fleetID, id)); err != nil {
 			return err

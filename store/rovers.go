@@ -20,7 +20,7 @@ func (s *Store) CreateEnrollmentCode(ctx context.Context, fleetID, name string, 
 	if tags == nil {
 		tags = []string{}
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var id string
 		if err := tx.QueryRow(ctx, q("CreateEnrollmentCode"), fleetID, app.HashToken(code), name, tags, ephemeral, by, expires).Scan(&id); err != nil {
 			return err
@@ -39,7 +39,7 @@ type Enrolled struct {
 // Enroll trades a code for a rover and a token, once.
 func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawMessage, kinds []string) (Enrolled, error) {
 	var e Enrolled
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var codeID, codeName string
 		var ephemeral bool
 		err := tx.QueryRow(ctx, q("UseEnrollmentCode"), app.HashToken(code)).Scan(&codeID, &e.FleetID, &codeName, &e.Tags, &ephemeral)
@@ -94,7 +94,7 @@ func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdent
 		return r, translate(err)
 	}
 	if !was {
-		err = s.tx(ctx, func(tx pgx.Tx) error {
+		err = s.tx(ctx, func(tx querier) error {
 			return emit(ctx, tx, r.FleetID, "rover.online", &r.ID, map[string]any{"name": r.Name})
 		})
 	}
@@ -103,7 +103,7 @@ func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdent
 
 // ConnectRover stores the device profile a rover reports on (re)connect.
 func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.RawMessage, kinds []string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var fleetID string
 		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
 			return err
@@ -134,7 +134,7 @@ func (s *Store) FindRover(ctx context.Context, fleetID, id string) (app.Rover, e
 // announces each change.
 func (s *Store) MarkRoversOffline(ctx context.Context, after time.Duration) (int, error) {
 	n := 0
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		rows, err := tx.Query(ctx, q("MarkRoversOffline"), after.Seconds())
 		if err != nil {
 			return err
@@ -165,7 +165,7 @@ func (s *Store) MarkRoversOffline(ctx context.Context, after time.Duration) (int
 // offerPilots gives the fleet a pilot named after each agent CLI a rover
 // reports (claude, codex) when it has none of that kind yet, so they can be
 // assigned as soon as a rover can run them.
-func offerPilots(ctx context.Context, tx pgx.Tx, fleetID string, kinds []string) error {
+func offerPilots(ctx context.Context, tx querier, fleetID string, kinds []string) error {
 	for _, k := range kinds {
 		if k != app.KindClaude && k != app.KindCodex {
 			continue

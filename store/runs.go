@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ufo-run/ufo/app"
 )
@@ -18,7 +19,7 @@ type activeRunRow struct {
 	Status      string
 }
 
-func activeRun(ctx context.Context, tx pgx.Tx, opID string) (*activeRunRow, error) {
+func activeRun(ctx context.Context, tx querier, opID string) (*activeRunRow, error) {
 	var r activeRunRow
 	err := tx.QueryRow(ctx, q("ActiveRun"), opID).Scan(&r.ID, &r.FleetID, &r.OperationID, &r.Status)
 	if err == pgx.ErrNoRows {
@@ -30,7 +31,7 @@ func activeRun(ctx context.Context, tx pgx.Tx, opID string) (*activeRunRow, erro
 	return &r, nil
 }
 
-func lastRun(ctx context.Context, tx pgx.Tx, opID string) (*app.Run, error) {
+func lastRun(ctx context.Context, tx querier, opID string) (*app.Run, error) {
 	r, err := one[app.Run](tx.Query(ctx, q("LastRun"), opID))
 	if app.IsCode(err, app.ENotFound) {
 		return nil, nil
@@ -43,7 +44,7 @@ func lastRun(ctx context.Context, tx pgx.Tx, opID string) (*app.Run, error) {
 
 // cancelRun ends a queued run at once, or asks the rover holding a claimed
 // or running one to stop (it learns in its next heartbeat or event call).
-func cancelRun(ctx context.Context, tx pgx.Tx, r activeRunRow, why string) error {
+func cancelRun(ctx context.Context, tx querier, r activeRunRow, why string) error {
 	if r.Status == app.RunQueued {
 		if _, err := tx.Exec(ctx, q("CancelQueuedRun"), r.ID, why); err != nil {
 			return err
@@ -58,7 +59,7 @@ func cancelRun(ctx context.Context, tx pgx.Tx, r activeRunRow, why string) error
 
 // CancelRun cancels one run of the fleet; a finished run is a conflict.
 func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, error) {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		r, err := one[app.Run](tx.Query(ctx, q("FindRun"), fleetID, runID))
 		if err != nil {
 			return err
@@ -90,12 +91,18 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 // settleOperation moves an operation after its run ended: success hands it
 // to review; failure or cancel returns it to backlog unless a person already
 // closed it, or another run of it is already under way (a reassignment).
-func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runID, runStatus string) error {
+func settleOperation(ctx context.Context, tx querier, fleetID, opID, runID, runStatus string) error {
 	var status string
 	var others int
 	if err := tx.QueryRow(ctx, q("OperationStatusAndOtherRuns"), opID, runID).Scan(&status, &others); err != nil {
 		return err
 	}
+	return settleFrom(ctx, tx, fleetID, opID, status, others, runStatus)
+}
+
+// settleFrom is settleOperation once the operation's status (its row
+// locked) and its other active runs are known.
+func settleFrom(ctx context.Context, tx querier, fleetID, opID, status string, others int, runStatus string) error {
 	if others > 0 && runStatus != app.RunQueued {
 		return nil
 	}
@@ -112,7 +119,7 @@ func settleOperation(ctx context.Context, tx pgx.Tx, fleetID, opID, runID, runSt
 	if next == status {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, opID, next); err != nil {
+	if err := later(ctx, tx, stmt(q("SetOperationStatus"), fleetID, opID, next)); err != nil {
 		return err
 	}
 	return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": next})
@@ -135,7 +142,7 @@ type Claimed struct {
 // nil when there is none. kinds are the pilot kinds it has; tags its tags.
 func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
 	var c *Claimed
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		token := app.NewToken("ufoc_")
 		var out Claimed
 		var pilotID *string
@@ -148,28 +155,18 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 		if err != nil {
 			return err
 		}
-		// What the answer needs, in one round trip.
-		b := &pgx.Batch{}
-		b.Queue(q("FindOperation"), fleetID, opID)
-		b.Queue(q("FindMissionOfOperation"), fleetID, opID)
+		// What the answer needs, read as the transaction commits.
+		b := []*pgx.QueuedQuery{stmt(q("FindOperation"), fleetID, opID), stmt(q("FindMissionOfOperation"), fleetID, opID)}
+		b[0].Query(scanOne(&out.Operation))
+		b[1].Query(scanOne(&out.Mission))
 		if pilotID != nil {
-			b.Queue(q("FindPilot"), fleetID, *pilotID)
+			b = append(b, stmt(q("FindPilot"), fleetID, *pilotID))
+			b[2].Query(scanOne(&out.Pilot))
 		}
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		if out.Operation, err = one[app.Operation](br.Query()); err != nil {
-			return err
-		}
-		if out.Mission, err = one[app.Mission](br.Query()); err != nil {
-			return err
-		}
-		if pilotID != nil {
-			if out.Pilot, err = one[app.Pilot](br.Query()); err != nil {
+		for _, qq := range b {
+			if err := later(ctx, tx, qq); err != nil {
 				return err
 			}
-		}
-		if err := br.Close(); err != nil {
-			return err
 		}
 		out.Token = token
 		c = &out
@@ -182,63 +179,84 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 // that take them in that order cannot deadlock on each other. (Feed rows
 // take no lock: the stamper numbers them after the commit.)
 
-// lockRunOperation locks the row of the run's operation.
-func lockRunOperation(ctx context.Context, tx pgx.Tx, runID string) error {
-	return tx.QueryRow(ctx, q("LockRunOperation"), runID).Scan(new(string))
+// heldRun is a run its rover holds, locked, as runForRover found it.
+type heldRun struct {
+	status, fleetID, opID string
+	cancel                bool
+	seqBase, lastSeq      int64
+	// With the operation locked too: its status and how many of its other
+	// runs are active.
+	opStatus string
+	others   int
 }
 
 // runForRover locks a run and checks the caller holds its current claim.
 // withOperation also locks the run's operation first, for calls that change
-// it.
-// seqBase is where this attempt's events start in the run's sequence.
-func runForRover(ctx context.Context, tx pgx.Tx, runID, roverID, token string, withOperation bool) (status, fleetID, opID string, cancel bool, seqBase int64, err error) {
-	if withOperation {
-		if err := lockRunOperation(ctx, tx, runID); err != nil && err != pgx.ErrNoRows {
-			return "", "", "", false, 0, err
-		}
-	}
+// it. Both locks are taken in one round trip.
+func runForRover(ctx context.Context, tx querier, runID, roverID, token string, withOperation bool) (heldRun, error) {
+	var h heldRun
 	var hash []byte
-	err = tx.QueryRow(ctx, q("LockRunForRover"), runID, roverID).Scan(&status, &hash, &cancel, &fleetID, &opID, &seqBase)
-	if err == pgx.ErrNoRows {
-		return "", "", "", false, 0, app.Errorf(app.EConflict, "this run is not held by this rover")
+	found := true
+	b := &pgx.Batch{}
+	if withOperation {
+		b.Queue(q("LockRunOperation"), runID).Exec(func(pgconn.CommandTag) error { return nil })
 	}
-	if err != nil {
-		return "", "", "", false, 0, err
+	b.Queue(q("LockRunForRover"), runID, roverID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&h.status, &hash, &h.cancel, &h.fleetID, &h.opID, &h.seqBase, &h.lastSeq)
+		if err == pgx.ErrNoRows {
+			found = false
+			return nil
+		}
+		return err
+	})
+	if withOperation {
+		b.Queue(q("RunOperationStatusAndOtherRuns"), runID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&h.opStatus, &h.others)
+			if err == pgx.ErrNoRows {
+				return nil
+			}
+			return err
+		})
 	}
-	if (status != app.RunClaimed && status != app.RunRunning) || hash == nil ||
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return h, err
+	}
+	if !found {
+		return h, app.Errorf(app.EConflict, "this run is not held by this rover")
+	}
+	if (h.status != app.RunClaimed && h.status != app.RunRunning) || hash == nil ||
 		subtle.ConstantTimeCompare(hash, app.HashToken(token)) != 1 {
-		return "", "", "", false, 0, app.Errorf(app.EConflict, "stale claim token: the run was reclaimed or has ended")
+		return h, app.Errorf(app.EConflict, "stale claim token: the run was reclaimed or has ended")
 	}
-	return status, fleetID, opID, cancel, seqBase, nil
+	return h, nil
 }
 
 // StartRun marks a claimed run running. It returns whether a cancel was
 // requested.
 func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		status, fleetID, opID, c, _, err := runForRover(ctx, tx, runID, roverID, token, true)
+	err := s.tx(ctx, func(tx querier) error {
+		h, err := runForRover(ctx, tx, runID, roverID, token, true)
 		if err != nil {
 			return err
 		}
-		cancel = c
-		if _, err := tx.Exec(ctx, q("StartRun"), runID, lease.Seconds()); err != nil {
+		cancel = h.cancel
+		if err := later(ctx, tx, stmt(q("StartRun"), runID, lease.Seconds())); err != nil {
 			return err
 		}
-		if status == app.RunRunning {
+		if h.status == app.RunRunning {
 			return nil
 		}
-		if err := emit(ctx, tx, fleetID, "run.started", &runID, map[string]any{"operation_id": opID, "rover_id": roverID}); err != nil {
+		if err := emit(ctx, tx, h.fleetID, "run.started", &runID, map[string]any{"operation_id": h.opID, "rover_id": roverID}); err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, q("StartOperation"), fleetID, opID).Scan(new(string))
-		if err == pgx.ErrNoRows {
+		if h.opStatus != app.StatusQueued && h.opStatus != app.StatusBacklog {
 			return nil // a person moved the operation on; leave it
 		}
-		if err != nil {
+		if err := later(ctx, tx, stmt(q("StartOperation"), h.fleetID, h.opID)); err != nil {
 			return err
 		}
-		return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": app.StatusRunning})
+		return emit(ctx, tx, h.fleetID, "operation.updated", &h.opID, map[string]any{"status": app.StatusRunning})
 	})
 	return cancel, err
 }
@@ -247,14 +265,13 @@ func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, leas
 // requested.
 func (s *Store) Heartbeat(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, _, _, c, _, err := runForRover(ctx, tx, runID, roverID, token, false)
+	err := s.tx(ctx, func(tx querier) error {
+		h, err := runForRover(ctx, tx, runID, roverID, token, false)
 		if err != nil {
 			return err
 		}
-		cancel = c
-		_, err = tx.Exec(ctx, q("ExtendLease"), runID, lease.Seconds())
-		return err
+		cancel = h.cancel
+		return later(ctx, tx, stmt(q("ExtendLease"), runID, lease.Seconds()))
 	})
 	return cancel, err
 }
@@ -274,43 +291,35 @@ type EventInput struct {
 func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, lease time.Duration, events []EventInput) (bool, int64, error) {
 	var cancel bool
 	var last int64
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, fleetID, _, c, base, err := runForRover(ctx, tx, runID, roverID, token, false)
+	err := s.tx(ctx, func(tx querier) error {
+		h, err := runForRover(ctx, tx, runID, roverID, token, false)
 		if err != nil {
 			return err
 		}
-		cancel = c
+		cancel = h.cancel
+		base := h.seqBase
 		seqs := make([]int64, len(events))
 		types := make([]string, len(events))
 		datas := make([]json.RawMessage, len(events))
 		ats := make([]time.Time, len(events))
-		var max int64
+		top := h.lastSeq
 		for i, e := range events {
 			seqs[i], types[i], datas[i], ats[i] = base+e.Seq, e.Type, e.Data, e.At
-			if base+e.Seq > max {
-				max = base + e.Seq
-			}
+			top = max(top, base+e.Seq)
 		}
-		b := &pgx.Batch{}
-		b.Queue(q("InsertRunEvents"), runID, fleetID, seqs, types, datas, ats)
-		b.Queue(q("SetLastSeq"), runID, max, lease.Seconds())
-		br := tx.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
+		// The run's row is locked: its last sequence is known without
+		// asking, and the writes go with the commit.
+		if err := later(ctx, tx, stmt(q("InsertRunEvents"), runID, h.fleetID, seqs, types, datas, ats)); err != nil {
 			return err
 		}
-		if err := br.QueryRow().Scan(&last); err != nil {
-			br.Close()
+		if err := later(ctx, tx, stmt(q("SetLastSeq"), runID, top, lease.Seconds())); err != nil {
 			return err
 		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		last -= base
+		last = top - base
 		if len(events) == 0 {
 			return nil
 		}
-		return emit(ctx, tx, fleetID, "run.events", &runID, map[string]any{"last_seq": last})
+		return emit(ctx, tx, h.fleetID, "run.events", &runID, map[string]any{"last_seq": last})
 	})
 	return cancel, last, err
 }
@@ -329,11 +338,12 @@ type Completion struct {
 // CompleteRun records a run's one terminal state, its artifact, the
 // operation's next status and the signal a person should see.
 func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, fleetID, opID, _, _, err := runForRover(ctx, tx, runID, roverID, token, true)
+	return s.tx(ctx, func(tx querier) error {
+		h, err := runForRover(ctx, tx, runID, roverID, token, true)
 		if err != nil {
 			return err
 		}
+		fleetID, opID := h.fleetID, h.opID
 		reason, message := "", ""
 		if c.Status != app.RunSucceeded {
 			reason = c.FailureReason
@@ -345,14 +355,14 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 				message = c.FinalMessage
 			}
 		}
-		b := &pgx.Batch{}
-		b.Queue(q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message)
-		if a := c.Artifact; a != nil {
-			b.Queue(q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
-				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := later(ctx, tx, stmt(q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message)); err != nil {
 			return err
+		}
+		if a := c.Artifact; a != nil {
+			if err := later(ctx, tx, stmt(q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
+				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed)); err != nil {
+				return err
+			}
 		}
 		if err := emit(ctx, tx, fleetID, "run."+c.Status, &runID, map[string]any{"operation_id": opID, "reason": reason}); err != nil {
 			return err
@@ -367,7 +377,7 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 				return err
 			}
 		}
-		return settleOperation(ctx, tx, fleetID, opID, runID, c.Status)
+		return settleFrom(ctx, tx, fleetID, opID, h.opStatus, h.others, c.Status)
 	})
 }
 
@@ -418,7 +428,7 @@ func (s *Store) SweepLeases(ctx context.Context) (int, error) {
 // rover renewed the lease meanwhile.
 func (s *Store) sweepRun(ctx context.Context, runID, opID string) (bool, error) {
 	settled := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		if err := tx.QueryRow(ctx, q("LockOperationByID"), opID).Scan(new(string)); err != nil {
 			return err
 		}
@@ -569,7 +579,7 @@ func (s *Store) LatestEventID(ctx context.Context, fleetID string) (int64, error
 // never happened, when its answer could not be made (the repository
 // credential could not be minted): the attempt is not counted.
 func (s *Store) ReleaseClaim(ctx context.Context, runID, token string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var fleetID, opID string
 		err := tx.QueryRow(ctx, q("ReleaseClaim"), runID, app.HashToken(token)).Scan(&fleetID, &opID)
 		if err == pgx.ErrNoRows {

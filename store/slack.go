@@ -19,7 +19,7 @@ const SlackLinkTTL = 15 * time.Minute
 func (s *Store) CreateSlackLinkCode(ctx context.Context, fleetID, by string) (string, time.Time, error) {
 	code := app.NewToken("ufol_")
 	expires := time.Now().Add(SlackLinkTTL).UTC().Truncate(time.Second)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var id string
 		if err := tx.QueryRow(ctx, q("SlackCreateLinkCode"), fleetID, app.HashToken(code), by, expires).Scan(&id); err != nil {
 			return err
@@ -49,7 +49,7 @@ type SlackLink struct {
 // stays unused.
 func (s *Store) UseSlackLinkCode(ctx context.Context, code, teamID, teamName, slackUserID, slackName string) (SlackLink, error) {
 	var l SlackLink
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var codeID string
 		var by *string
 		err := tx.QueryRow(ctx, q("SlackUseLinkCode"), app.HashToken(code), teamID, slackUserID).Scan(&codeID, &l.FleetID, &by)

@@ -89,20 +89,22 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // The change-feed rows fn emits are written at its end, with no lock, and
 // numbered after the commit (see stamper); the wake-ups it asks for are
 // sent after the commit too, before tx returns.
-func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	buf := &txBuffer{}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		pendingFeed.Store(tx, buf)
-		defer pendingFeed.Delete(tx)
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return writeFeed(ctx, tx, buf.rows)
-	})
+func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return translate(err)
 	}
-	s.afterCommit(ctx, buf)
+	defer conn.Release()
+	t := &pipeTx{conn: conn}
+	if err := fn(t); err != nil {
+		t.rollback(ctx)
+		return translate(err)
+	}
+	if err := t.commit(ctx); err != nil {
+		t.rollback(ctx)
+		return translate(err)
+	}
+	s.afterCommit(ctx, &t.buf)
 	return nil
 }
 
@@ -186,4 +188,17 @@ func one[T any](rows pgx.Rows, err error) (T, error) {
 		return zero, translate(err)
 	}
 	return v, nil
+}
+
+// scanOne is a QueuedQuery.Query callback that scans exactly one row into
+// an app struct.
+func scanOne[T any](dst *T) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		v, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByNameLax[T])
+		if err != nil {
+			return translate(err)
+		}
+		*dst = v
+		return nil
+	}
 }

@@ -35,7 +35,7 @@ FROM next WHERE r.id = next.id
 RETURNING r.id, r.operation_id, r.pilot_id, r.attempt, r.prompt, r.resume_session_id, r.follow_up;
 
 -- name: LockRunForRover
-SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, seq_base
+SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, seq_base, last_seq
 FROM runs WHERE id = $1 AND rover_id = $2 FOR UPDATE;
 
 -- name: StartRun
@@ -117,6 +117,14 @@ LIMIT $4;
 SELECT o.status, (SELECT count(*) FROM runs
                   WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running'))
 FROM operations o WHERE o.id = $1 FOR UPDATE OF o;
+
+-- name: RunOperationStatusAndOtherRuns
+-- The status of the run's operation and how many of its runs other than
+-- $1 are still active. Sent after LockRunOperation, whose lock makes both
+-- stable until the commit.
+SELECT o.status, (SELECT count(*) FROM runs r
+                  WHERE r.operation_id = o.id AND r.id <> $1 AND r.status IN ('queued', 'claimed', 'running'))
+FROM operations o WHERE o.id = (SELECT operation_id FROM runs WHERE id = $1);
 
 -- name: StartOperation
 -- A run started: its operation goes to running unless a person moved it on.
