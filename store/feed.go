@@ -75,18 +75,21 @@ func feedQuery(rows []feedRow) (*pgx.QueuedQuery, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	fleets := make([]string, len(rows))
-	kinds := make([]string, len(rows))
-	subjects := make([]*string, len(rows))
-	datas := make([]string, len(rows))
-	for i, r := range rows {
-		b, err := json.Marshal(r.data)
-		if err != nil {
-			return nil, fmt.Errorf("feed row %s: %w", r.kind, err)
-		}
-		fleets[i], kinds[i], subjects[i], datas[i] = r.fleetID, r.kind, r.subjectID, string(b)
+	type wireRow struct {
+		Fleet   string  `json:"f"`
+		Kind    string  `json:"k"`
+		Subject *string `json:"s"`
+		Data    any     `json:"d"`
 	}
-	return &pgx.QueuedQuery{SQL: q("EmitEvents"), Arguments: []any{fleets, kinds, subjects, datas}}, nil
+	out := make([]wireRow, len(rows))
+	for i, r := range rows {
+		out[i] = wireRow{r.fleetID, r.kind, r.subjectID, r.data}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("feed rows: %w", err)
+	}
+	return &pgx.QueuedQuery{SQL: q("EmitEvents"), Arguments: []any{string(b)}}, nil
 }
 
 // afterCommit sends a committed transaction's wake-ups and has its feed
