@@ -23,6 +23,19 @@ func NewToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
+// NewID returns a random (version 4) UUID, for a row whose id is needed
+// before it is inserted: statements that refer to it can then be sent
+// together with the insert.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
 // HashToken is how a token is stored and looked up: tokens are random and
 // long, so one SHA-256 is enough (no need for a slow hash).
 func HashToken(token string) []byte {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ufo-run/ufo/app"
 )
 
@@ -29,7 +31,7 @@ type OperationInput struct {
 // it is assigned to a pilot (or a crew with one) a queued run is created in
 // the same transaction and the operation starts `queued`.
 func (s *Store) CreateOperation(ctx context.Context, fleetID string, in OperationInput) (app.Operation, error) {
-	var id string
+	var out app.Operation
 	err := s.tx(ctx, func(tx querier) error {
 		var number int
 		var key, prefix string
@@ -50,27 +52,38 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 		}
 		code := fmt.Sprintf("%s-%d", key, number)
 		branch := app.BranchName(prefix, code, in.Title)
-		err = tx.QueryRow(ctx, q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
+		// Everything is known: the writes, and the read of the result, go
+		// with the commit.
+		id := app.NewID()
+		err = later(ctx, tx, stmt(q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
 			in.Priority, in.AssigneeType, in.AssigneeID, in.ParentID, in.IssueURL, in.SlackChannel, in.SlackTS,
-			branch, in.CreatedBy).Scan(&id)
+			branch, in.CreatedBy, id))
 		if err != nil {
 			return err
 		}
-		if err := setLabels(ctx, tx, fleetID, id, in.Labels); err != nil {
+		if err := addLabels(ctx, tx, fleetID, id, in.Labels); err != nil {
 			return err
 		}
 		if err := emit(ctx, tx, fleetID, "operation.created", &id, map[string]any{"code": code, "status": status}); err != nil {
 			return err
 		}
 		if pilot != nil {
-			return createRun(ctx, tx, fleetID, id, *pilot, initialPrompt(in.Title, in.Body, nil), false, "")
+			run, err := newRun(ctx, tx, fleetID, id, *pilot, initialPrompt(in.Title, in.Body, nil), false, "")
+			if err != nil {
+				return err
+			}
+			if err := later(ctx, tx, run); err != nil {
+				return err
+			}
 		}
-		return nil
+		find := stmt(q("FindOperation"), fleetID, id)
+		find.Query(scanOne(&out))
+		return later(ctx, tx, find)
 	})
 	if err != nil {
 		return app.Operation{}, err
 	}
-	return s.FindOperation(ctx, fleetID, id)
+	return out, nil
 }
 
 func checkParent(ctx context.Context, tx querier, fleetID string, parentID *string) error {
@@ -130,12 +143,18 @@ func setLabels(ctx context.Context, tx querier, fleetID, opID string, names []st
 	if _, err := tx.Exec(ctx, q("ClearOperationLabels"), opID); err != nil {
 		return err
 	}
+	return addLabels(ctx, tx, fleetID, opID, names)
+}
+
+// addLabels gives an operation labels by name, creating the fleet's labels
+// it lacks; the links go with the commit, after the operation's insert.
+func addLabels(ctx context.Context, tx querier, fleetID, opID string, names []string) error {
 	for _, n := range names {
 		var labelID string
 		if err := tx.QueryRow(ctx, q("UpsertLabel"), fleetID, n).Scan(&labelID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, q("AddOperationLabel"), opID, labelID); err != nil {
+		if err := later(ctx, tx, stmt(q("AddOperationLabel"), opID, labelID)); err != nil {
 			return err
 		}
 	}
@@ -164,20 +183,31 @@ type pilotSettings struct {
 
 // createRun queues a run and wakes long-polling rovers on commit.
 func createRun(ctx context.Context, tx querier, fleetID, opID string, p app.Pilot, prompt string, followUp bool, resume string) error {
+	run, err := newRun(ctx, tx, fleetID, opID, p, prompt, followUp, resume)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, run.SQL, run.Arguments...)
+	return err
+}
+
+// newRun is the statement that queues a run. Its feed row and the wake-up
+// of long-polling rovers are asked for here; the caller runs the statement,
+// now or with the commit.
+func newRun(ctx context.Context, tx querier, fleetID, opID string, p app.Pilot, prompt string, followUp bool, resume string) (*pgx.QueuedQuery, error) {
 	var ps pilotSettings
 	_ = json.Unmarshal(p.Settings, &ps) // settings were validated when the pilot was saved
 	if ps.Tags == nil {
 		ps.Tags = []string{}
 	}
-	var runID string
-	err := tx.QueryRow(ctx, q("InsertRun"), fleetID, opID, p.ID, p.Kind, ps.Tags, prompt, followUp, resume).Scan(&runID)
-	if err != nil {
-		return err
-	}
+	runID := app.NewID()
 	if err := notifyAfter(ctx, tx, ChannelRuns, fleetID); err != nil {
-		return err
+		return nil, err
 	}
-	return emit(ctx, tx, fleetID, "run.queued", &runID, map[string]any{"operation_id": opID, "pilot": p.Name, "follow_up": followUp})
+	if err := emit(ctx, tx, fleetID, "run.queued", &runID, map[string]any{"operation_id": opID, "pilot": p.Name, "follow_up": followUp}); err != nil {
+		return nil, err
+	}
+	return stmt(q("InsertRun"), runID, fleetID, opID, p.ID, p.Kind, ps.Tags, prompt, followUp, resume), nil
 }
 
 // FindOperation returns an operation by id or code (MSJ-1).

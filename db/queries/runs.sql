@@ -1,7 +1,8 @@
 -- name: InsertRun
-INSERT INTO runs (fleet_id, operation_id, pilot_id, pilot_kind, required_tags, prompt, follow_up, resume_session_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id;
+-- $1 is the run's id, made by the caller (app.NewID) so that the insert
+-- can go with the commit.
+INSERT INTO runs (id, fleet_id, operation_id, pilot_id, pilot_kind, required_tags, prompt, follow_up, resume_session_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: ActiveRun
 SELECT id, fleet_id, operation_id, status FROM runs
