@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/store/pgtest"
+)
+
+// claimedRun queues one run in a new fleet and has a rover claim it.
+func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
+	t.Helper()
+	ctx := context.Background()
+	fleet := newFleet(t, s)
+	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Leases", Key: "LSE", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "lease", AssigneeType: "pilot", AssigneeID: &p.ID}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := s.CreateEnrollmentCode(ctx, fleet, "", []string{}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := s.Enroll(ctx, code, "r", json.RawMessage(`{}`), []string{app.KindExec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Claim(ctx, fleet, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute)
+	if err != nil || c == nil {
+		t.Fatalf("claim: %v, %v", c, err)
+	}
+	return c, rv
+}
+
+// Renewing a lease and recording events' last sequence are the run's most
+// frequent writes; they must be heap-only (HOT) updates, which write no
+// index, or every heartbeat rewrites every index of runs.
+func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, _ := claimedRun(t, s)
+	// The backend's counts not yet reported include its earlier
+	// transactions: compare before and after.
+	counts := func(tx pgx.Tx) (updated, hot int, err error) {
+		err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('runs'::regclass),
+			pg_stat_get_xact_tuples_hot_updated('runs'::regclass)`).Scan(&updated, &hot)
+		return updated, hot, err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		u0, h0, err := counts(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("ExtendLease"), c.RunID, 60.0); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("SetLastSeq"), c.RunID, int64(5), 60.0); err != nil {
+			return err
+		}
+		u1, h1, err := counts(tx)
+		if err != nil {
+			return err
+		}
+		if updated, hot := u1-u0, h1-h0; updated != 2 || hot != 2 {
+			t.Errorf("lease renewal and last_seq: %d updates, %d of them heap-only; want 2 and 2", updated, hot)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The sweeper still finds an expired lease through the new index.
+func TestSweepFindsExpiredLease(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, _ := claimedRun(t, s)
+	if _, err := s.pool.Exec(ctx, `UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, c.RunID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.SweepLeases(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep: settled %d, err %v; want 1", n, err)
+	}
+	var status string
+	if err := s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, c.RunID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != app.RunQueued {
+		t.Fatalf("after the sweep the run is %s, want %s (requeued for its next attempt)", status, app.RunQueued)
+	}
+}
