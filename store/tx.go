@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -128,10 +129,19 @@ func (t *pipeTx) commit(ctx context.Context) error {
 // failed is left in a transaction, and the pool destroys such a
 // connection when it is released.
 func (t *pipeTx) rollback(ctx context.Context) {
-	if t.begun {
-		t.conn.Exec(context.WithoutCancel(ctx), "rollback")
+	if !t.begun {
+		return
 	}
+	// Also when the caller hung up, but never for longer than
+	// rollbackTimeout: a connection left in a transaction is destroyed on
+	// release anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	t.conn.Exec(ctx, "rollback")
 }
+
+// rollbackTimeout bounds a failed transaction's ROLLBACK.
+const rollbackTimeout = 5 * time.Second
 
 // failedBatch answers every result of a batch whose BEGIN failed with
 // that error.

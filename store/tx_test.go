@@ -145,3 +145,36 @@ func TestTxRowsReadToTheEnd(t *testing.T) {
 		t.Fatalf("tx: sum %d, err %v; want 10 and no error", sum, err)
 	}
 }
+
+// A caller that hangs up mid-transaction leaves nothing behind, and the
+// connection it used serves the next caller.
+func TestTxCallerHangsUp(t *testing.T) {
+	s := open(t, pgtest.NewDB(t))
+	fleet := newFleet(t, s)
+	labels0, feed0 := labelsAndFeed(t, s, fleet)
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.tx(ctx, func(tx querier) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO labels (fleet_id, name) VALUES ($1, 'gone')`, fleet); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, fleet, "test.lost", nil, nil); err != nil {
+			return err
+		}
+		cancel()
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("tx: got %v, want context.Canceled", err)
+	}
+	if l, f := labelsAndFeed(t, s, fleet); l != labels0 || f != feed0 {
+		t.Fatalf("after a hang-up: %d labels and %d feed rows, want %d and %d", l, f, labels0, feed0)
+	}
+	for range int(s.pool.Config().MaxConns) + 1 {
+		if err := s.tx(context.Background(), func(tx querier) error {
+			_, err := tx.Exec(context.Background(), `SELECT 1`)
+			return err
+		}); err != nil {
+			t.Fatalf("a transaction after the hang-up: %v", err)
+		}
+	}
+}
