@@ -86,9 +86,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // tx runs fn in a transaction, committing when it returns nil.
 //
-// The change-feed rows fn emits are written at its end, with no lock, and
-// numbered after the commit (see stamper); the wake-ups it asks for are
-// sent after the commit too, before tx returns.
+// fn's statements run on a pipeTx: BEGIN goes with the first of them, and
+// the statements fn left for later go with the COMMIT. The change-feed rows
+// fn emits are written with the COMMIT too, with no lock, and numbered
+// after it (see stamper); the wake-ups it asks for are sent after the
+// commit, before tx returns.
 func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
