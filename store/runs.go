@@ -155,18 +155,16 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 		if err != nil {
 			return err
 		}
-		// What the answer needs, read as the transaction commits.
-		b := []*pgx.QueuedQuery{stmt(q("FindOperation"), fleetID, opID), stmt(q("FindMissionOfOperation"), fleetID, opID)}
-		b[0].Query(scanOne(&out.Operation))
-		b[1].Query(scanOne(&out.Mission))
+		// What the answer needs, in one round trip, before the commit: a
+		// claim whose answer cannot be made is undone.
+		b := &pgx.Batch{}
+		b.Queue(q("FindOperation"), fleetID, opID).Query(scanOne(&out.Operation))
+		b.Queue(q("FindMissionOfOperation"), fleetID, opID).Query(scanOne(&out.Mission))
 		if pilotID != nil {
-			b = append(b, stmt(q("FindPilot"), fleetID, *pilotID))
-			b[2].Query(scanOne(&out.Pilot))
+			b.Queue(q("FindPilot"), fleetID, *pilotID).Query(scanOne(&out.Pilot))
 		}
-		for _, qq := range b {
-			if err := later(ctx, tx, qq); err != nil {
-				return err
-			}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
 		out.Token = token
 		c = &out

@@ -102,12 +102,13 @@ func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
 		t.rollback(ctx)
 		return translate(err)
 	}
-	if err := t.commit(ctx); err != nil {
+	committed, err := t.commit(ctx)
+	if !committed {
 		t.rollback(ctx)
 		return translate(err)
 	}
 	s.afterCommit(ctx, &t.buf)
-	return nil
+	return translate(err)
 }
 
 // translate maps driver errors to app's codes; other errors pass through.

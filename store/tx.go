@@ -31,9 +31,13 @@ type pipeTx struct {
 }
 
 // later runs qq, a statement whose answer the transaction need not wait
-// for. In a Store.tx transaction it is sent with the COMMIT, and its error,
-// or that of its callback (QueuedQuery.Exec, Query or QueryRow, set
-// before the call), fails the commit; in any other it runs at once.
+// for. In a Store.tx transaction it is sent with the COMMIT, and its error
+// fails the commit. Its callback (QueuedQuery.Exec, Query or QueryRow, set
+// before the call) runs as the answer comes back, when the COMMIT is
+// already on its way: an error the callback returns is Store.tx's error,
+// but the transaction stays committed. So a callback only reads what the
+// caller returns after the commit; a read whose failure must undo the
+// transaction is sent before the commit. Outside Store.tx, qq runs at once.
 func later(ctx context.Context, tx querier, qq *pgx.QueuedQuery) error {
 	if t, ok := tx.(*pipeTx); ok {
 		t.tail = append(t.tail, qq)
@@ -101,28 +105,51 @@ func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // commit sends the statements left for later, the feed rows and the
-// COMMIT, in one round trip.
-func (t *pipeTx) commit(ctx context.Context) error {
+// COMMIT, in one round trip. It reports whether the transaction committed:
+// it may have, with an error, when a callback of a statement left for
+// later failed (see later).
+func (t *pipeTx) commit(ctx context.Context) (committed bool, err error) {
 	if !t.begun && len(t.tail) == 0 && len(t.buf.rows) == 0 {
-		return nil // nothing was said to the database
+		return true, nil // nothing was said to the database
 	}
-	b := &pgx.Batch{QueuedQueries: t.tail}
+	b := &pgx.Batch{}
+	// pgx stops reading a batch's answers at a callback's error, but the
+	// server carries out the COMMIT all the same: callbacks record their
+	// error and let the batch go on, so the COMMIT's answer is read.
+	var callbackErr error
+	for _, qq := range t.tail {
+		if fn := qq.Fn; fn != nil {
+			qq.Fn = func(br pgx.BatchResults) error {
+				if err := fn(br); err != nil && callbackErr == nil {
+					callbackErr = err
+				}
+				return nil
+			}
+		}
+		b.QueuedQueries = append(b.QueuedQueries, qq)
+	}
 	feed, err := feedQuery(t.buf.rows)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if feed != nil {
 		b.QueuedQueries = append(b.QueuedQueries, feed)
 	}
 	var tag pgconn.CommandTag
 	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-	if err := t.first(ctx, b).Close(); err != nil {
-		return err
+	err = t.first(ctx, b).Close()
+	if tag.String() == "COMMIT" {
+		return true, callbackErr
 	}
-	if tag.String() == "ROLLBACK" {
-		return pgx.ErrTxCommitRollback
+	// Not committed. A statement's own error reaches its callback first,
+	// so the callback's error is the cause when there is one.
+	switch {
+	case callbackErr != nil:
+		err = callbackErr
+	case err == nil:
+		err = pgx.ErrTxCommitRollback
 	}
-	return nil
+	return false, err
 }
 
 // rollback ends a transaction that failed. A connection whose rollback

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/store/pgtest"
@@ -176,5 +180,99 @@ func TestTxCallerHangsUp(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("a transaction after the hang-up: %v", err)
 		}
+	}
+}
+
+// A statement left for the commit answers after the COMMIT was sent. A
+// failing statement still undoes everything, even when it has a callback;
+// a callback that fails on a good answer is the transaction's error, but
+// cannot undo the commit, so the commit's wake-ups and feed rows follow.
+func TestTxLaterCallbacks(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	fleet := newFleet(t, s)
+	labels0, feed0 := labelsAndFeed(t, s, fleet)
+	seen, err := s.LatestEventID(ctx, fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO labels (fleet_id, name) VALUES ($1, $2)`
+	listener, err := pgx.Connect(ctx, s.pool.Config().ConnConfig.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, "LISTEN "+ChannelRuns); err != nil {
+		t.Fatal(err)
+	}
+
+	var got app.Label
+	err = s.tx(ctx, func(tx querier) error {
+		if _, err := tx.Exec(ctx, insert, fleet, "kept-a"); err != nil {
+			return err
+		}
+		if err := notifyAfter(ctx, tx, ChannelRuns, fleet); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, fleet, "test.before-error", nil, nil); err != nil {
+			return err
+		}
+		bad := stmt(`SELECT * FROM labels WHERE fleet_id = $1 AND name = $2`, fleet, "x")
+		bad.Query(scanOne(&got)) // no row: the callback fails
+		if err := later(ctx, tx, bad); err != nil {
+			return err
+		}
+		return later(ctx, tx, stmt(insert, fleet, "kept-b"))
+	})
+	if !app.IsCode(err, app.ENotFound) {
+		t.Fatalf("tx with a failing callback: got %v, want not_found", err)
+	}
+	if l, f := labelsAndFeed(t, s, fleet); l != labels0+2 || f != feed0+1 {
+		t.Fatalf("a failing callback after the COMMIT: %d labels and %d feed rows, want %d and %d (committed)", l, f, labels0+2, feed0+1)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	n, err := listener.WaitForNotification(wctx)
+	cancel()
+	if err != nil || n.Payload != fleet {
+		t.Fatalf("the committed transaction's wake-up: %+v, %v", n, err)
+	}
+	evs, err := s.Events(ctx, fleet, seen, 10)
+	if err != nil || len(evs) != 1 || evs[0].Kind != "test.before-error" {
+		t.Fatalf("the committed feed row, numbered: %+v, %v", evs, err)
+	}
+
+	err = s.tx(ctx, func(tx querier) error {
+		if _, err := tx.Exec(ctx, insert, fleet, "lost"); err != nil {
+			return err
+		}
+		var n int
+		div := stmt(`SELECT 1 / (SELECT count(*) FROM labels WHERE name = 'none')`)
+		div.QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+		return later(ctx, tx, div)
+	})
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "22012" {
+		t.Fatalf("tx whose statement fails under its callback: got %v, want division_by_zero", err)
+	}
+	if l, _ := labelsAndFeed(t, s, fleet); l != labels0+2 {
+		t.Fatalf("a statement that failed at commit kept its transaction's insert: %d labels, want %d", l, labels0+2)
+	}
+}
+
+// Feed data that is a typed nil is stored as JSON null, as it always was.
+func TestEmitNilData(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	fleet := newFleet(t, s)
+	var none map[string]any
+	if err := s.tx(ctx, func(tx querier) error { return emit(ctx, tx, fleet, "test.nil", nil, none) }); err != nil {
+		t.Fatalf("emit a nil map: %v", err)
+	}
+	var data string
+	if err := s.pool.QueryRow(ctx, `SELECT data::text FROM events WHERE fleet_id = $1 AND kind = 'test.nil'`, fleet).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	if data != "null" {
+		t.Fatalf("data %s, want null", data)
 	}
 }

@@ -7,7 +7,7 @@
 -- per call, which cost as much as the insert itself.)
 WITH ins AS (
     INSERT INTO events (fleet_id, kind, subject_id, data)
-    SELECT t.f, t.k, t.s, t.d
+    SELECT t.f, t.k, t.s, coalesce(t.d, 'null'::jsonb) -- a JSON null comes out as NULL
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (f uuid, k text, s uuid, d jsonb)) WITH ORDINALITY AS t(f, k, s, d, n)
     ORDER BY t.n
     RETURNING seq, fleet_id, kind, subject_id, data, created_at
