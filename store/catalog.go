@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/ufo-run/ufo/app"
 )
 
@@ -96,13 +98,13 @@ func (s *Store) Pilots(ctx context.Context, fleetID string) ([]app.Pilot, error)
 	return collect[app.Pilot](s.pool.Query(ctx, q("ListPilots"), fleetID))
 }
 
-// FindPilot returns one pilot by id or name.
-func (s *Store) FindPilot(ctx context.Context, fleetID, idOrName string) (app.Pilot, error) {
-	p, err := one[app.Pilot](s.pool.Query(ctx, q("FindPilotByName"), fleetID, idOrName))
-	if app.IsCode(err, app.ENotFound) {
-		return one[app.Pilot](s.pool.Query(ctx, q("FindPilot"), fleetID, idOrName))
+// FindPilot returns one pilot by name or, failing that, by id.
+func (s *Store) FindPilot(ctx context.Context, fleetID, nameOrID string) (app.Pilot, error) {
+	var id pgtype.UUID // NULL unless nameOrID can be an id
+	if err := id.Scan(nameOrID); err != nil {
+		id = pgtype.UUID{}
 	}
-	return p, err
+	return one[app.Pilot](s.pool.Query(ctx, q("FindPilotByNameOrID"), fleetID, nameOrID, id))
 }
 
 // UpdatePilot replaces a pilot's name, kind and settings.

@@ -35,8 +35,13 @@ SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id
 -- name: FindPilot
 SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 AND id = $2;
 
--- name: FindPilotByName
-SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 AND name = $2;
+-- name: FindPilotByNameOrID
+-- A pilot by name ($2), or else by id ($3: $2 as a uuid, NULL when it
+-- cannot be one), in one round trip.
+SELECT id, fleet_id, name, kind, settings, created_at FROM pilots
+WHERE fleet_id = $1 AND (name = $2 OR id = $3)
+ORDER BY name = $2 DESC
+LIMIT 1;
 
 -- name: UpdatePilot
 UPDATE pilots SET name = $3, kind = $4, settings = $5 WHERE fleet_id = $1 AND id = $2
