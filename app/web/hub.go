@@ -27,7 +27,28 @@ type Hub struct {
 	waiters map[string]map[string][]*RunWaiter // fleet → group → in arrival order
 	subs    map[string]map[*subscriber]struct{}
 	ready   chan struct{}
+
+	// What the hub knows of each fleet's queue. gen counts the fleet's
+	// queued-run notifications (epoch those of every fleet: a reconnect
+	// may have missed some); empty remembers, per group, the last claim
+	// that found nothing and the count it started under. While neither
+	// moved, the queue holds nothing for the group, and a claim can wait
+	// for a wake-up without asking the database first.
+	gen   map[string]uint64
+	epoch uint64
+	empty map[string]map[string]emptyClaim // fleet → group
 }
+
+// emptyClaim is a claim that found nothing for its group.
+type emptyClaim struct {
+	gen, epoch uint64
+	at         time.Time
+}
+
+// emptyFor bounds how long a claim that found nothing stands for its
+// group: a notification lost with a server that died between its commit
+// and its NOTIFY costs at most this long.
+const emptyFor = time.Second
 
 // subscriber receives a fleet's change-feed rows. When it falls behind, its
 // lagged channel fires and it catches up from the database instead.
@@ -39,7 +60,8 @@ type subscriber struct {
 // NewHub makes a hub for the database at url.
 func NewHub(url string, st *store.Store, log *slog.Logger) *Hub {
 	return &Hub{url: url, store: st, log: log, waiters: map[string]map[string][]*RunWaiter{},
-		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{})}
+		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{}),
+		gen: map[string]uint64{}, empty: map[string]map[string]emptyClaim{}}
 }
 
 // Ready is closed once the hub listens.
@@ -175,6 +197,38 @@ func (w *RunWaiter) Stop() {
 	}
 }
 
+// QueueEmpty reports whether a claim of this waiter's group found nothing
+// less than emptyFor ago, with no run queued in the fleet since: a claim
+// now would find nothing too. It returns the state to pass to NothingQueued
+// after a claim started now finds nothing.
+func (w *RunWaiter) QueueEmpty() (empty bool, seen QueueState) {
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen = QueueState{gen: h.gen[w.fleet], epoch: h.epoch}
+	e, ok := h.empty[w.fleet][w.group]
+	return ok && e.gen == seen.gen && e.epoch == seen.epoch && time.Since(e.at) < emptyFor, seen
+}
+
+// QueueState is what the hub had heard of a fleet's queue when a claim
+// started.
+type QueueState struct{ gen, epoch uint64 }
+
+// NothingQueued records that a claim of this waiter's group, started under
+// seen, found nothing. A run queued since then keeps it from counting.
+func (w *RunWaiter) NothingQueued(seen QueueState) {
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen[w.fleet] != seen.gen || h.epoch != seen.epoch {
+		return
+	}
+	if h.empty[w.fleet] == nil {
+		h.empty[w.fleet] = map[string]emptyClaim{}
+	}
+	h.empty[w.fleet][w.group] = emptyClaim{gen: seen.gen, epoch: seen.epoch, at: time.Now()}
+}
+
 // Claimed hands the wake-up on after this waiter claimed a run: another
 // run may be waiting for the next waiter of the group.
 func (w *RunWaiter) Claimed() {
@@ -183,10 +237,13 @@ func (w *RunWaiter) Claimed() {
 	w.h.wakeOneLocked(w.fleet, w.group, w)
 }
 
-// wakeFleet wakes one waiter of each group of the fleet.
+// wakeFleet wakes one waiter of each group of the fleet, which has a run
+// queued.
 func (h *Hub) wakeFleet(fleet string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.gen[fleet]++
+	delete(h.empty, fleet)
 	for group := range h.waiters[fleet] {
 		h.wakeOneLocked(fleet, group, nil)
 	}
@@ -211,6 +268,8 @@ func (h *Hub) wakeOneLocked(fleet, group string, but *RunWaiter) {
 func (h *Hub) wakeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.epoch++
+	clear(h.empty)
 	for _, groups := range h.waiters {
 		for _, ws := range groups {
 			for _, w := range ws {

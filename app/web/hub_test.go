@@ -92,3 +92,66 @@ func TestHubWakesOneWaiterPerGroup(t *testing.T) {
 		t.Fatalf("wakeAll woke %d of 5 waiters", n)
 	}
 }
+
+// A claim that found nothing stands for its group until a run is queued
+// in the fleet, the hub reconnects, or emptyFor passes; a claim that
+// started before a run was queued does not count.
+func TestHubRemembersAnEmptyQueue(t *testing.T) {
+	h := NewHub("", nil, slog.New(slog.DiscardHandler))
+	w := h.WaitRun("f1", []string{"exec"}, []string{"linux"})
+	defer w.Stop()
+	gpu := h.WaitRun("f1", []string{"exec"}, []string{"gpu"})
+	defer gpu.Stop()
+	other := h.WaitRun("f2", []string{"exec"}, []string{"linux"})
+	defer other.Stop()
+
+	empty, seen := w.QueueEmpty()
+	if empty {
+		t.Fatal("a queue nobody looked at is known empty")
+	}
+	w.NothingQueued(seen)
+	if empty, _ := w.QueueEmpty(); !empty {
+		t.Fatal("a claim that found nothing was not remembered")
+	}
+	if empty, _ := gpu.QueueEmpty(); empty {
+		t.Fatal("another group's queue is known empty")
+	}
+	if empty, _ := other.QueueEmpty(); empty {
+		t.Fatal("another fleet's queue is known empty")
+	}
+
+	// A run queued in the fleet: every group must look again.
+	h.wakeFleet("f1")
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("still known empty after a run was queued")
+	}
+
+	// A claim that started before a run was queued found nothing, but
+	// says nothing of the queue now.
+	_, seen = w.QueueEmpty()
+	h.wakeFleet("f1")
+	w.NothingQueued(seen)
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("a claim older than the last queued run counted")
+	}
+
+	// A reconnect may have missed notifications of any fleet.
+	_, seen = other.QueueEmpty()
+	other.NothingQueued(seen)
+	h.wakeAll()
+	if empty, _ := other.QueueEmpty(); empty {
+		t.Fatal("still known empty after the hub reconnected")
+	}
+
+	// And it lasts emptyFor at most.
+	_, seen = w.QueueEmpty()
+	w.NothingQueued(seen)
+	h.mu.Lock()
+	e := h.empty["f1"][w.group]
+	e.at = e.at.Add(-emptyFor)
+	h.empty["f1"][w.group] = e
+	h.mu.Unlock()
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("an empty claim older than emptyFor still counted")
+	}
+}

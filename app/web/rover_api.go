@@ -128,7 +128,18 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		c, err := s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
+		// A claim of this group just found nothing and no run was queued
+		// since: a rover that comes to claim waits for a wake-up without
+		// asking the database. A woken one always asks.
+		empty, seen := waiter.QueueEmpty()
+		var c *store.Claimed
+		var err error
+		if !empty || waiter.Woken {
+			c, err = s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
+			if err == nil && c == nil {
+				waiter.NothingQueued(seen)
+			}
+		}
 		if err == nil {
 			waiter.Woken = false
 		}
