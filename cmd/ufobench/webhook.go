@@ -82,28 +82,17 @@ func (b *bench) webhook(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	lat := make([]time.Duration, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	gap := time.Second / time.Duration(rate)
 	start := time.Now()
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * gap)); d > 0 {
-			time.Sleep(d)
+	lat, err := atRate(n, rate, func(i int) error {
+		if err := postDelivery(ctx, hc, b.base, fmt.Sprintf("ufobench-%d", i), bodies[i], sigs[i]); err != nil {
+			return fmt.Errorf("delivery %d: %w", i, err)
 		}
-		wg.Go(func() {
-			t0 := time.Now()
-			errs[i] = postDelivery(ctx, hc, b.base, fmt.Sprintf("ufobench-%d", i), bodies[i], sigs[i])
-			lat[i] = time.Since(t0)
-		})
-	}
-	wg.Wait()
+		return nil
+	})
 	sent := time.Since(start)
 	sending := ws.summary()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("delivery %d: %w", i, err)
-		}
+	if err != nil {
+		return nil, err
 	}
 	if ws, err = b.sampleWaits(ctx); err != nil {
 		return nil, err
@@ -188,6 +177,17 @@ func (b *bench) insertAtRate(ctx context.Context, n, rate int) ([]time.Duration,
 	}
 	defer pool.Exec(context.Background(), "DROP TABLE ufobench_acks")
 	body := string(installationRepositories(webhookInstallationBase, webhookRepoBase))
+	return atRate(n, rate, func(i int) error {
+		_, err := pool.Exec(ctx, "INSERT INTO ufobench_acks (id, body) VALUES ($1, $2)", i, body)
+		return err
+	})
+}
+
+// atRate starts do(0) … do(n-1) at rate per second, each on its own
+// schedule whether or not the earlier ones have answered (an open loop,
+// so a slow answer cannot hold the next request back), and returns how
+// long each took, or the first error.
+func atRate(n, rate int, do func(i int) error) ([]time.Duration, error) {
 	lat := make([]time.Duration, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -199,7 +199,7 @@ func (b *bench) insertAtRate(ctx context.Context, n, rate int) ([]time.Duration,
 		}
 		wg.Go(func() {
 			t0 := time.Now()
-			_, errs[i] = pool.Exec(ctx, "INSERT INTO ufobench_acks (id, body) VALUES ($1, $2)", i, body)
+			errs[i] = do(i)
 			lat[i] = time.Since(t0)
 		})
 	}
