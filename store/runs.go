@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ufo-run/ufo/app"
 )
@@ -197,7 +196,7 @@ func runForRover(ctx context.Context, tx querier, runID, roverID, token string, 
 	found := true
 	b := &pgx.Batch{}
 	if withOperation {
-		b.Queue(q("LockRunOperation"), runID).Exec(func(pgconn.CommandTag) error { return nil })
+		b.Queue(q("LockRunOperation"), runID)
 	}
 	b.Queue(q("LockRunForRover"), runID, roverID).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&h.status, &hash, &h.cancel, &h.fleetID, &h.opID, &h.seqBase, &h.lastSeq)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,10 +91,7 @@ func TestTxPipelinedAllOrNothing(t *testing.T) {
 	var got app.Label
 	for i := range int(s.pool.Config().MaxConns) + 1 {
 		err := s.tx(ctx, func(tx querier) error {
-			name := string(rune('e' + i%20))
-			if i > 0 {
-				name += "-" + string(rune('a'+i/20))
-			}
+			name := fmt.Sprintf("kept-%d", i)
 			if _, err := tx.Exec(ctx, insert, fleet, name); err != nil {
 				return err
 			}
