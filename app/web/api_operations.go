@@ -94,10 +94,17 @@ func (s *Server) createOperationFrom(w http.ResponseWriter, r *http.Request, in 
 		writeError(w, s.log, app.Errorf(app.EInvalid, "mission_id is required"))
 		return
 	}
-	m, err := s.store.FindMission(r.Context(), fleet, *in.MissionID)
-	if err != nil {
-		writeError(w, s.log, app.Errorf(app.ENotFound, "mission %s not found", *in.MissionID))
-		return
+	// A key (MSJ) is looked up here; an id goes straight to the store,
+	// which finds the mission as it numbers the operation and answers 404
+	// the same way.
+	missionID := *in.MissionID
+	if app.ValidMissionKey(missionID) {
+		m, err := s.store.FindMission(r.Context(), fleet, missionID)
+		if err != nil {
+			writeError(w, s.log, app.Errorf(app.ENotFound, "mission %s not found", missionID))
+			return
+		}
+		missionID = m.ID
 	}
 	typ := deref(in.AssigneeType)
 	assignee, err := s.resolveAssignee(r, typ, in.AssigneeID)
@@ -107,7 +114,7 @@ func (s *Server) createOperationFrom(w http.ResponseWriter, r *http.Request, in 
 	}
 	u := userFrom(r.Context())
 	op := store.OperationInput{
-		MissionID: m.ID, Title: strings.TrimSpace(*in.Title), Body: deref(in.Body),
+		MissionID: missionID, Title: strings.TrimSpace(*in.Title), Body: deref(in.Body),
 		AssigneeType: typ, AssigneeID: assignee, ParentID: in.ParentID, IssueURL: deref(in.IssueURL),
 		CreatedBy: &u.ID,
 	}

@@ -127,9 +127,9 @@ func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	c, fleet := e.SignUp("bad@example.com")
 	other, otherFleet := e.SignUp("other@example.com")
-	_ = other
-	var mission idOnly
+	var mission, foreign idOnly
 	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, &mission)
+	other.Call("POST", "/api/missions?fleet="+otherFleet, `{"name":"Theirs","key":"THR"}`, 201, &foreign)
 	f := "?fleet=" + fleet
 	long := strings.Repeat("x", 301)
 	cases := []struct {
@@ -151,6 +151,10 @@ func TestBadInput(t *testing.T) {
 		{"missing title", "POST", "/api/operations" + f, map[string]string{"mission_id": mission.ID}, 400, "invalid"},
 		{"wrong type", "POST", "/api/operations" + f, `{"title":5}`, 400, "invalid"},
 		{"unknown mission", "POST", "/api/operations" + f, `{"title":"t","mission_id":"00000000-0000-0000-0000-000000000000"}`, 404, "not_found"},
+		{"malformed mission id", "POST", "/api/operations" + f, `{"title":"t","mission_id":"no-such-id"}`, 404, "not_found"},
+		{"unknown mission key", "POST", "/api/operations" + f, `{"title":"t","mission_id":"NOPE"}`, 404, "not_found"},
+		{"another fleet's mission", "POST", "/api/operations" + f, map[string]string{"title": "t", "mission_id": foreign.ID}, 404, "not_found"},
+		{"another fleet's mission key", "POST", "/api/operations" + f, `{"title":"t","mission_id":"THR"}`, 404, "not_found"},
 		{"bad pilot kind", "POST", "/api/pilots" + f, `{"name":"p","kind":"gpt"}`, 400, "invalid"},
 		{"exec without command", "POST", "/api/pilots" + f, `{"name":"p","kind":"exec"}`, 400, "invalid"},
 		{"unknown pilot setting", "POST", "/api/pilots" + f, `{"name":"p","kind":"claude","settings":{"mdl":"x"}}`, 400, "invalid"},
@@ -269,4 +273,22 @@ func TestListFiltersAndPages(t *testing.T) {
 		t.Fatalf("paged = %v, want %v", all, want)
 	}
 	sort.Strings(all)
+}
+
+// An operation's mission may be given by id or by key.
+func TestCreateOperationByMissionKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.SignUp("keys@example.com")
+	c.Call("POST", "/api/missions?fleet="+fleet, `{"name":"Moonshot","key":"MSJ"}`, 201, nil)
+	var byKey, byID operationJSON
+	c.Call("POST", "/api/operations?fleet="+fleet, `{"title":"by key","mission_id":"MSJ"}`, 201, &byKey)
+	var missions []struct {
+		ID string `json:"id"`
+	}
+	c.Call("GET", "/api/missions?fleet="+fleet, nil, 200, &missions)
+	c.Call("POST", "/api/operations?fleet="+fleet, map[string]string{"title": "by id", "mission_id": missions[0].ID}, 201, &byID)
+	if byKey.Code != "MSJ-1" || byID.Code != "MSJ-2" || byKey.Title != "by key" {
+		t.Fatalf("operations by key and by id: %+v, %+v; want MSJ-1 and MSJ-2", byKey, byID)
+	}
 }
