@@ -48,8 +48,9 @@ func emit(ctx context.Context, tx querier, fleetID, kind string, subjectID *stri
 }
 
 // notifyAfter asks for a NOTIFY once the caller's transaction commits. It
-// is sent in a transaction that writes nothing, so PostgreSQL's global
-// notification lock is not held across this one's WAL flush. Outside
+// is sent right after the COMMIT, in a transaction that writes nothing, so
+// PostgreSQL's global notification lock is not held across this one's WAL
+// flush (see pipeTx.commit). Outside
 // Store.tx it is part of the transaction, as a plain NOTIFY would be.
 func notifyAfter(ctx context.Context, tx querier, channel, payload string) error {
 	if t, ok := tx.(*pipeTx); ok {
@@ -92,36 +93,27 @@ func feedQuery(rows []feedRow) (*pgx.QueuedQuery, error) {
 	return &pgx.QueuedQuery{SQL: q("EmitEvents"), Arguments: []any{string(b)}}, nil
 }
 
-// afterCommit sends a committed transaction's wake-ups and has its feed
-// rows numbered soon. Neither can undo the commit: a failure is logged, and
-// the stamper's periodic pass (or a rover's next poll) makes up for it.
-func (s *Store) afterCommit(ctx context.Context, b *txBuffer) {
-	if len(b.notes) > 0 {
-		// The commit happened: a caller that hangs up now still gets its
-		// wake-ups sent, but a database that stopped answering does not
-		// hold the caller for longer than notifyTimeout.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
-		defer cancel()
-		chans := make([]string, 0, len(b.notes))
-		payloads := make([]string, 0, len(b.notes))
-		seen := map[note]bool{}
-		for _, n := range b.notes {
-			if !seen[n] {
-				seen[n] = true
-				chans, payloads = append(chans, n.channel), append(payloads, n.payload)
-			}
-		}
-		if _, err := s.pool.Exec(ctx, q("Notify"), chans, payloads); err != nil {
-			s.log.Warn("notify after commit", "err", err)
+// wakeups are the distinct notifications a transaction asked for, as the
+// Notify statement takes them.
+func (b *txBuffer) wakeups() (chans, payloads []string) {
+	seen := map[note]bool{}
+	for _, n := range b.notes {
+		if !seen[n] {
+			seen[n] = true
+			chans, payloads = append(chans, n.channel), append(payloads, n.payload)
 		}
 	}
+	return chans, payloads
+}
+
+// afterCommit has a committed transaction's feed rows numbered soon. (Its
+// wake-ups went with the COMMIT.) The stamper's periodic pass makes up for
+// a server that dies in between.
+func (s *Store) afterCommit(b *txBuffer) {
 	if len(b.rows) > 0 {
 		s.stamp.poke()
 	}
 }
-
-// notifyTimeout bounds the after-commit NOTIFY.
-const notifyTimeout = 5 * time.Second
 
 // stampBatch bounds the rows one stamping statement numbers.
 const stampBatch = 5000
@@ -205,13 +197,16 @@ func (st *stamper) loop(ctx context.Context) {
 // Stamp numbers every committed, unnumbered change-feed row.
 func (s *Store) Stamp(ctx context.Context) error {
 	for {
+		// One round trip: the lock, the numbering and the commit. The
+		// lock is taken in a statement before StampEvents, so that
+		// statement's snapshot already shows the previous pass's numbers.
 		var n, fleets int
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, q("LockStamp")); err != nil {
-				return err
-			}
-			return tx.QueryRow(ctx, q("StampEvents"), stampBatch).Scan(&n, &fleets)
-		})
+		b := &pgx.Batch{}
+		b.Queue("begin")
+		b.Queue(q("LockStamp"))
+		b.Queue(q("StampEvents"), stampBatch).QueryRow(func(row pgx.Row) error { return row.Scan(&n, &fleets) })
+		b.Queue("commit")
+		err := s.pool.SendBatch(ctx, b).Close()
 		if err != nil || n < stampBatch {
 			return translate(err)
 		}

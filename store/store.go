@@ -48,6 +48,8 @@ type Store struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	stamp *stamper
+	// rovers are rover tokens resolved in the last moment.
+	rovers roverCache
 }
 
 // Open connects to url. The caller runs Migrate first (or relies on Start).
@@ -89,15 +91,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // fn's statements run on a pipeTx: BEGIN goes with the first of them, and
 // the statements fn left for later go with the COMMIT. The change-feed rows
 // fn emits are written with the COMMIT too, with no lock, and numbered
-// after it (see stamper); the wake-ups it asks for are sent after the
-// commit, before tx returns.
+// after it (see stamper); the wake-ups it asks for follow the COMMIT in
+// the same round trip.
 func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return translate(err)
 	}
 	defer conn.Release()
-	t := &pipeTx{conn: conn}
+	t := &pipeTx{conn: conn, log: s.log}
 	if err := fn(t); err != nil {
 		t.rollback(ctx)
 		return translate(err)
@@ -107,7 +109,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
 		t.rollback(ctx)
 		return translate(err)
 	}
-	s.afterCommit(ctx, &t.buf)
+	s.afterCommit(&t.buf)
 	return translate(err)
 }
 

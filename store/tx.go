@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,7 @@ type querier interface {
 // a third of their round trips.
 type pipeTx struct {
 	conn  *pgxpool.Conn
+	log   *slog.Logger
 	begun bool
 	buf   txBuffer
 	tail  []*pgx.QueuedQuery // sent with the COMMIT, before the feed rows
@@ -104,12 +106,19 @@ func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return t.first(ctx, b)
 }
 
-// commit sends the statements left for later, the feed rows and the
-// COMMIT, in one round trip. It reports whether the transaction committed:
-// it may have, with an error, when a callback of a statement left for
-// later failed (see later).
+// commit sends the statements left for later, the feed rows, the COMMIT
+// and the wake-ups asked for, in one round trip. It reports whether the
+// transaction committed: it may have, with an error, when a callback of a
+// statement left for later failed (see later).
+//
+// The wake-ups (notifyAfter) follow the COMMIT as a statement of their own,
+// an implicit transaction that writes nothing: PostgreSQL carries them out
+// only when the COMMIT succeeded (after an error it skips the rest of the
+// round trip), and holds its global notification lock for an instant,
+// not across this transaction's WAL flush. A failed NOTIFY cannot undo the
+// commit; it is logged, and a rover's next poll makes up for it.
 func (t *pipeTx) commit(ctx context.Context) (committed bool, err error) {
-	if !t.begun && len(t.tail) == 0 && len(t.buf.rows) == 0 {
+	if !t.begun && len(t.tail) == 0 && len(t.buf.rows) == 0 && len(t.buf.notes) == 0 {
 		return true, nil // nothing was said to the database
 	}
 	b := &pgx.Batch{}
@@ -137,8 +146,14 @@ func (t *pipeTx) commit(ctx context.Context) (committed bool, err error) {
 	}
 	var tag pgconn.CommandTag
 	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	if chans, payloads := t.buf.wakeups(); len(chans) > 0 {
+		b.Queue(q("Notify"), chans, payloads)
+	}
 	err = t.first(ctx, b).Close()
 	if tag.String() == "COMMIT" {
+		if err != nil && callbackErr == nil && t.log != nil {
+			t.log.Warn("notify after commit", "err", err)
+		}
 		return true, callbackErr
 	}
 	// Not committed. A statement's own error reaches its callback first,
