@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,11 +84,22 @@ const touchEvery = 5 * time.Second
 
 // AuthenticateRover resolves a rover token, records that the rover was seen
 // and announces it when it comes back online.
+//
+// A token this store resolved less than roverFresh ago is not looked up
+// again: a busy rover makes several calls a second. Revocation still takes
+// effect at once for what a rover does, because every statement that acts
+// for a rover (ClaimRun, LockRunForRover, ConnectRover, RevokeRover) checks
+// the rover is not revoked; a revoked rover's next lookup answers 401.
 func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdentity, error) {
+	hash := app.HashToken(token)
+	if r, ok := s.rovers.get(hash); ok {
+		return r, nil
+	}
 	var r RoverIdentity
 	var was bool
-	err := s.pool.QueryRow(ctx, q("TouchRover"), app.HashToken(token), touchEvery.Seconds()).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
+	err := s.pool.QueryRow(ctx, q("TouchRover"), hash, touchEvery.Seconds()).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
 	if err == pgx.ErrNoRows {
+		s.rovers.forget(hash)
 		return r, app.Errorf(app.EUnauthorized, "unknown or revoked rover token")
 	}
 	if err != nil {
@@ -97,13 +109,79 @@ func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdent
 		err = s.tx(ctx, func(tx querier) error {
 			return emit(ctx, tx, r.FleetID, "rover.online", &r.ID, map[string]any{"name": r.Name})
 		})
+		if err != nil {
+			return r, err
+		}
 	}
-	return r, err
+	s.rovers.put(hash, r)
+	return r, nil
+}
+
+// roverFresh is how long a resolved rover token is taken on trust. Far
+// below touchEvery, so last_seen_at stays as current as before.
+const roverFresh = time.Second
+
+// roverCache remembers recently resolved rover tokens by their hash.
+type roverCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRover
+}
+
+type cachedRover struct {
+	r  RoverIdentity
+	at time.Time
+}
+
+// roverCacheMax bounds the cache; past it, stale entries are dropped.
+const roverCacheMax = 4096
+
+func (c *roverCache) get(hash []byte) (RoverIdentity, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[string(hash)]
+	if !ok || time.Since(e.at) >= roverFresh {
+		return RoverIdentity{}, false
+	}
+	return e.r, true
+}
+
+func (c *roverCache) put(hash []byte, r RoverIdentity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedRover{}
+	}
+	if len(c.m) >= roverCacheMax {
+		for k, e := range c.m {
+			if time.Since(e.at) >= roverFresh {
+				delete(c.m, k)
+			}
+		}
+	}
+	c.m[string(hash)] = cachedRover{r, time.Now()}
+}
+
+func (c *roverCache) forget(hash []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, string(hash))
+}
+
+// forgetRover drops a rover's cached token, whatever it is, after a change
+// to what AuthenticateRover returns for it (its kinds, on connect).
+func (c *roverCache) forgetRover(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.r.ID == id {
+			delete(c.m, k)
+		}
+	}
 }
 
 // ConnectRover stores the device profile a rover reports on (re)connect.
 func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.RawMessage, kinds []string) error {
-	return s.tx(ctx, func(tx querier) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var fleetID string
 		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
 			return err
@@ -113,11 +191,17 @@ func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.R
 		}
 		return emit(ctx, tx, fleetID, "rover.connected", &roverID, map[string]any{"kinds": kinds})
 	})
+	s.rovers.forgetRover(roverID)
+	return err
 }
 
 // RevokeRover ends a rover's registration; its token stops working.
 func (s *Store) RevokeRover(ctx context.Context, fleetID, roverID string) error {
-	return s.deleteByID(ctx, "RevokeRover", "rover.revoked", fleetID, roverID)
+	err := s.deleteByID(ctx, "RevokeRover", "rover.revoked", fleetID, roverID)
+	if err == nil {
+		s.rovers.forgetRover(roverID)
+	}
+	return err
 }
 
 // Rovers lists a fleet's rovers with their status and current run.

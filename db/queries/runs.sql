@@ -22,10 +22,13 @@ UPDATE runs SET cancel_requested = true, failure_message = $2
 WHERE id = $1 AND status IN ('claimed', 'running');
 
 -- name: ClaimRun
+-- A revoked rover claims nothing (its token may still be in a server's
+-- cache for a moment: see Store.AuthenticateRover).
 WITH next AS (
     SELECT id FROM runs
     WHERE fleet_id = $1 AND status = 'queued'
       AND pilot_kind = ANY ($2::text[]) AND required_tags <@ $3::text[]
+      AND EXISTS (SELECT 1 FROM rovers WHERE id = $4 AND revoked_at IS NULL)
     ORDER BY queued_at, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -36,8 +39,11 @@ FROM next WHERE r.id = next.id
 RETURNING r.id, r.operation_id, r.pilot_id, r.attempt, r.prompt, r.resume_session_id, r.follow_up;
 
 -- name: LockRunForRover
+-- Only for a rover that is not revoked (see ClaimRun).
 SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, seq_base, last_seq
-FROM runs WHERE id = $1 AND rover_id = $2 FOR UPDATE;
+FROM runs WHERE id = $1 AND rover_id = $2
+  AND EXISTS (SELECT 1 FROM rovers WHERE id = $2 AND revoked_at IS NULL)
+FOR UPDATE OF runs;
 
 -- name: StartRun
 UPDATE runs SET status = 'running', started_at = coalesce(started_at, now()),
