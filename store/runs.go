@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,37 +140,37 @@ type Claimed struct {
 
 // Claim hands the oldest queued run the rover can take to it, or returns
 // nil when there is none. kinds are the pilot kinds it has; tags its tags.
+// It is one statement (ClaimRun): the claim, its feed row and what the
+// answer needs, in one round trip.
 func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
-	var c *Claimed
-	err := s.tx(ctx, func(tx querier) error {
-		token := app.NewToken("ufoc_")
-		var out Claimed
-		var pilotID *string
-		var opID string
-		err := tx.QueryRow(ctx, q("ClaimRun"), fleetID, kinds, tags, roverID, app.HashToken(token), lease.Seconds()).
-			Scan(&out.RunID, &opID, &pilotID, &out.Attempt, &out.Prompt, &out.Resume, &out.FollowUp)
-		if err == pgx.ErrNoRows {
-			return nil
+	token := app.NewToken("ufoc_")
+	out := Claimed{Token: token}
+	var op, mission, pilot []byte
+	var emitted int
+	err := s.pool.QueryRow(ctx, q("ClaimRun"), fleetID, kinds, tags, roverID, app.HashToken(token), lease.Seconds()).
+		Scan(&out.RunID, &out.Attempt, &out.Prompt, &out.Resume, &out.FollowUp, &op, &mission, &pilot, &emitted)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	s.stamp.poke()
+	err = json.Unmarshal(op, &out.Operation)
+	if err == nil {
+		err = json.Unmarshal(mission, &out.Mission)
+	}
+	if err == nil && pilot != nil {
+		err = json.Unmarshal(pilot, &out.Pilot)
+	}
+	if err != nil {
+		// An answer that cannot be made: the run goes back to the queue.
+		if rerr := s.ReleaseClaim(context.WithoutCancel(ctx), out.RunID, token); rerr != nil {
+			s.log.Error("release a claim", "run", out.RunID, "err", rerr)
 		}
-		if err != nil {
-			return err
-		}
-		// What the answer needs, in one round trip, before the commit: a
-		// claim whose answer cannot be made is undone.
-		b := &pgx.Batch{}
-		b.Queue(q("FindOperation"), fleetID, opID).Query(scanOne(&out.Operation))
-		b.Queue(q("FindMissionOfOperation"), fleetID, opID).Query(scanOne(&out.Mission))
-		if pilotID != nil {
-			b.Queue(q("FindPilot"), fleetID, *pilotID).Query(scanOne(&out.Pilot))
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		out.Token = token
-		c = &out
-		return emit(ctx, tx, fleetID, "run.claimed", &out.RunID, map[string]any{"operation_id": opID, "rover_id": roverID, "attempt": out.Attempt})
-	})
-	return c, err
+		return nil, fmt.Errorf("claimed run %s: %w", out.RunID, err)
+	}
+	return &out, nil
 }
 
 // Lock order, everywhere: the operation's row, then the run's. Transactions

@@ -102,3 +102,79 @@ func TestSweepFindsExpiredLease(t *testing.T) {
 		t.Fatalf("after the sweep the run is %s, want %s (requeued for its next attempt)", status, app.RunQueued)
 	}
 }
+
+// A claim is one statement: its answer carries the operation, mission and
+// pilot as stored, and its feed row is written with it.
+func TestClaimAnswersWithWhatItClaimed(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	if c.Operation.Code != "LSE-1" || c.Operation.Title != "lease" || c.Operation.Status != app.StatusQueued ||
+		c.Operation.Labels == nil || c.Operation.CreatedAt.IsZero() {
+		t.Errorf("claimed operation = %+v", c.Operation)
+	}
+	if c.Mission.Key != "LSE" || c.Mission.BaseBranch != "main" || c.Mission.BranchPrefix != "ufo/" || c.Mission.FleetID != rv.FleetID {
+		t.Errorf("claimed mission = %+v", c.Mission)
+	}
+	if c.Pilot.Name != "exec" || c.Pilot.Kind != app.KindExec || string(c.Pilot.Settings) != `{"command": "true"}` {
+		t.Errorf("claimed pilot = %+v (settings %s)", c.Pilot, c.Pilot.Settings)
+	}
+	if c.Attempt != 1 || c.Token == "" {
+		t.Errorf("claim = attempt %d, token %q", c.Attempt, c.Token)
+	}
+	var kind string
+	var data map[string]any
+	err := s.pool.QueryRow(ctx, `SELECT kind, data FROM events WHERE subject_id = $1 AND kind = 'run.claimed'`, c.RunID).Scan(&kind, &data)
+	if err != nil || kind != "run.claimed" || data["rover_id"] != rv.RoverID || data["attempt"] != 1.0 || data["operation_id"] != c.Operation.ID {
+		t.Errorf("claim's feed row = %q %v, %v", kind, data, err)
+	}
+	// Nothing else is queued: the next claim finds nothing and writes nothing.
+	again, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute)
+	if err != nil || again != nil {
+		t.Errorf("second claim = %+v, %v; want nothing", again, err)
+	}
+}
+
+// A rover token stays in a server's memory for a moment after it was
+// looked up, but a rover revoked meanwhile (here through another server)
+// can neither claim nor act on the run it holds, and its next lookup after
+// the moment is refused.
+func TestRevokedRoverActsOnNothingWhileItsTokenIsCached(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s, other := open(t, url), open(t, url)
+	c, rv := claimedRun(t, s)
+	for _, st := range []*Store{s, other} {
+		if _, err := st.AuthenticateRover(ctx, rv.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CreateOperation(ctx, rv.FleetID, OperationInput{MissionID: c.Mission.ID, Title: "second", AssigneeType: "pilot", AssigneeID: &c.Pilot.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RevokeRover(ctx, rv.FleetID, rv.RoverID); err != nil {
+		t.Fatal(err)
+	}
+	// The server that revoked it had it cached too: there the refusal is
+	// immediate.
+	if _, err := other.AuthenticateRover(ctx, rv.Token); !app.IsCode(err, app.EUnauthorized) {
+		t.Errorf("lookup on the revoking server = %v, want unauthorized", err)
+	}
+	id, err := s.AuthenticateRover(ctx, rv.Token)
+	if err != nil || id.ID != rv.RoverID {
+		t.Fatalf("cached lookup = %+v, %v", id, err)
+	}
+	if got, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute); err != nil || got != nil {
+		t.Errorf("claim by a revoked rover = %+v, %v; want nothing", got, err)
+	}
+	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Minute); !app.IsCode(err, app.EConflict) {
+		t.Errorf("start by a revoked rover = %v, want conflict", err)
+	}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded}); !app.IsCode(err, app.EConflict) {
+		t.Errorf("completion by a revoked rover = %v, want conflict", err)
+	}
+	time.Sleep(roverFresh)
+	if _, err := s.AuthenticateRover(ctx, rv.Token); !app.IsCode(err, app.EUnauthorized) {
+		t.Errorf("lookup after the moment = %v, want unauthorized", err)
+	}
+}

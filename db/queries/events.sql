@@ -1,28 +1,10 @@
 -- name: EmitEvents
 -- A transaction's feed rows, in one statement: $1 is a JSON array of
 -- {"f": fleet id, "k": kind, "s": subject id or null, "d": data}, in
--- order. The rows get their ids later, from StampEvents; no lock is taken
--- here. (A JSON array rather than parallel arrays: the planner cannot see
--- its length, so one generic plan serves every call instead of a new plan
--- per call, which cost as much as the insert itself.)
-WITH ins AS (
-    INSERT INTO events (fleet_id, kind, subject_id, data)
-    SELECT t.f, t.k, t.s, coalesce(t.d, 'null'::jsonb) -- a JSON null comes out as NULL
-    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (f uuid, k text, s uuid, d jsonb)) WITH ORDINALITY AS t(f, k, s, d, n)
-    ORDER BY t.n
-    RETURNING seq, fleet_id, kind, subject_id, data, created_at
-)
--- Run and operation changes also become a durable "notify" job, so the
--- GitHub and Slack adapters update issues, PRs and threads even across a
--- restart. Only those adapters read them: a fleet linked to neither GitHub
--- nor Slack gets none.
-INSERT INTO jobs (kind, key, payload)
-SELECT 'notify', seq::text, jsonb_build_object('fleet_id', fleet_id, 'kind', kind,
-    'subject_id', subject_id, 'data', data, 'created_at', created_at)
-FROM ins
-WHERE ((kind LIKE 'run.%' AND kind <> 'run.events') OR kind IN ('operation.created', 'operation.updated', 'message.created'))
-  AND (EXISTS (SELECT 1 FROM github_installations g WHERE g.fleet_id = ins.fleet_id)
-       OR EXISTS (SELECT 1 FROM slack_workspaces w WHERE w.fleet_id = ins.fleet_id));
+-- order (see ufo_emit, migration 0010). (A JSON array rather than parallel
+-- arrays: the planner cannot see its length, so one generic plan serves
+-- every call instead of a new plan per call.)
+SELECT ufo_emit($1::jsonb);
 
 -- name: LockStamp
 -- One stamper at a time across every server: ids are then given in the
