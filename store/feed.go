@@ -23,6 +23,9 @@ import (
 type txBuffer struct {
 	rows  []feedRow
 	notes []note
+	// sqlRows: a statement of the transaction wrote feed rows itself
+	// (ufo_emit), so the stamper has rows to number after the commit.
+	sqlRows bool
 }
 
 type feedRow struct {
@@ -59,6 +62,14 @@ func notifyAfter(ctx context.Context, tx querier, channel, payload string) error
 	}
 	_, err := tx.Exec(ctx, q("Notify"), []string{channel}, []string{payload})
 	return err
+}
+
+// emittedBySQL records that a statement of tx writes feed rows itself, so
+// that the stamper is asked to number them after the commit.
+func emittedBySQL(tx querier) {
+	if t, ok := tx.(*pipeTx); ok {
+		t.buf.sqlRows = true
+	}
 }
 
 // writeFeed inserts feed rows in one statement.
@@ -110,7 +121,7 @@ func (b *txBuffer) wakeups() (chans, payloads []string) {
 // wake-ups went with the COMMIT.) The stamper's periodic pass makes up for
 // a server that dies in between.
 func (s *Store) afterCommit(b *txBuffer) {
-	if len(b.rows) > 0 {
+	if len(b.rows) > 0 || b.sqlRows {
 		s.stamp.poke()
 	}
 }

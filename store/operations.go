@@ -591,9 +591,13 @@ func (s *Store) CreateSignal(ctx context.Context, fleetID, opID, kind, message s
 }
 
 func raiseSignal(ctx context.Context, tx querier, fleetID, opID string, runID *string, kind, message string) (app.Signal, error) {
-	sig, err := one[app.Signal](tx.Query(ctx, q("CreateSignal"), fleetID, opID, runID, kind, message))
-	if err != nil {
+	var sig app.Signal
+	var raw []byte
+	if err := tx.QueryRow(ctx, q("CreateSignal"), fleetID, opID, runID, kind, message).Scan(&raw); err != nil {
 		return sig, err
+	}
+	if err := json.Unmarshal(raw, &sig); err != nil {
+		return sig, fmt.Errorf("signal: %w", err)
 	}
 	return sig, emit(ctx, tx, fleetID, "signal.raised", &opID, sig)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -101,28 +100,11 @@ func settleOperation(ctx context.Context, tx querier, fleetID, opID, runID, runS
 }
 
 // settleFrom is settleOperation once the operation's status (its row
-// locked) and its other active runs are known.
+// locked) and its other active runs are known: ufo_settle (migration
+// 0012), sent with the COMMIT.
 func settleFrom(ctx context.Context, tx querier, fleetID, opID, status string, others int, runStatus string) error {
-	if others > 0 && runStatus != app.RunQueued {
-		return nil
-	}
-	next := status
-	switch {
-	case status == app.StatusDone || status == app.StatusCanceled:
-	case runStatus == app.RunSucceeded:
-		next = app.StatusInReview
-	case runStatus == app.RunQueued:
-		next = app.StatusQueued
-	default:
-		next = app.StatusBacklog
-	}
-	if next == status {
-		return nil
-	}
-	if err := later(ctx, tx, stmt(q("SetOperationStatus"), fleetID, opID, next)); err != nil {
-		return err
-	}
-	return emit(ctx, tx, fleetID, "operation.updated", &opID, map[string]any{"status": next})
+	emittedBySQL(tx)
+	return later(ctx, tx, stmt(q("SettleOperation"), fleetID, opID, status, others, runStatus))
 }
 
 // Claimed is a run a rover just claimed, with what the claim answer needs.
@@ -173,105 +155,29 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 	return &out, nil
 }
 
-// Lock order, everywhere: the operation's row, then the run's. Transactions
-// that take them in that order cannot deadlock on each other. (Feed rows
-// take no lock: the stamper numbers them after the commit.)
-
-// heldRun is a run its rover holds, locked, as runForRover found it.
-type heldRun struct {
-	status, fleetID, opID string
-	cancel                bool
-	seqBase, lastSeq      int64
-	// With the operation locked too: its status and how many of its other
-	// runs are active.
-	opStatus string
-	others   int
-}
-
-// runForRover locks a run and checks the caller holds its current claim.
-// withOperation also locks the run's operation first, for calls that change
-// it. Both locks are taken in one round trip.
-func runForRover(ctx context.Context, tx querier, runID, roverID, token string, withOperation bool) (heldRun, error) {
-	var h heldRun
-	var hash []byte
-	found := true
-	b := &pgx.Batch{}
-	if withOperation {
-		b.Queue(q("LockRunOperation"), runID)
-	}
-	b.Queue(q("LockRunForRover"), runID, roverID).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&h.status, &hash, &h.cancel, &h.fleetID, &h.opID, &h.seqBase, &h.lastSeq)
-		if err == pgx.ErrNoRows {
-			found = false
-			return nil
-		}
-		return err
-	})
-	if withOperation {
-		b.Queue(q("RunOperationStatusAndOtherRuns"), runID).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&h.opStatus, &h.others)
-			if err == pgx.ErrNoRows {
-				return nil
-			}
-			return err
-		})
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return h, err
-	}
-	if !found {
-		return h, app.Errorf(app.EConflict, "this run is not held by this rover")
-	}
-	if (h.status != app.RunClaimed && h.status != app.RunRunning) || hash == nil ||
-		subtle.ConstantTimeCompare(hash, app.HashToken(token)) != 1 {
-		return h, app.Errorf(app.EConflict, "stale claim token: the run was reclaimed or has ended")
-	}
-	return h, nil
-}
+// A rover's calls on a run it holds are one statement each: functions of
+// migration 0012 that lock the run (and its operation, first, for calls
+// that change it), check the caller holds the run's current claim, write,
+// and write their feed rows. A refusal is SQLSTATE UF409, a conflict.
 
 // StartRun marks a claimed run running. It returns whether a cancel was
 // requested.
 func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
-	err := s.tx(ctx, func(tx querier) error {
-		h, err := runForRover(ctx, tx, runID, roverID, token, true)
-		if err != nil {
-			return err
-		}
-		cancel = h.cancel
-		if err := later(ctx, tx, stmt(q("StartRun"), runID, lease.Seconds())); err != nil {
-			return err
-		}
-		if h.status == app.RunRunning {
-			return nil
-		}
-		if err := emit(ctx, tx, h.fleetID, "run.started", &runID, map[string]any{"operation_id": h.opID, "rover_id": roverID}); err != nil {
-			return err
-		}
-		if h.opStatus != app.StatusQueued && h.opStatus != app.StatusBacklog {
-			return nil // a person moved the operation on; leave it
-		}
-		if err := later(ctx, tx, stmt(q("StartOperation"), h.fleetID, h.opID)); err != nil {
-			return err
-		}
-		return emit(ctx, tx, h.fleetID, "operation.updated", &h.opID, map[string]any{"status": app.StatusRunning})
-	})
-	return cancel, err
+	err := s.pool.QueryRow(ctx, q("StartRun"), runID, roverID, app.HashToken(token), lease.Seconds()).Scan(&cancel)
+	if err != nil {
+		return false, translate(err)
+	}
+	s.stamp.poke()
+	return cancel, nil
 }
 
 // Heartbeat extends a run's lease and returns whether a cancel was
 // requested.
 func (s *Store) Heartbeat(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
-	err := s.tx(ctx, func(tx querier) error {
-		h, err := runForRover(ctx, tx, runID, roverID, token, false)
-		if err != nil {
-			return err
-		}
-		cancel = h.cancel
-		return later(ctx, tx, stmt(q("ExtendLease"), runID, lease.Seconds()))
-	})
-	return cancel, err
+	err := s.pool.QueryRow(ctx, q("Heartbeat"), runID, roverID, app.HashToken(token), lease.Seconds()).Scan(&cancel)
+	return cancel, translate(err)
 }
 
 // EventInput is one run event as a rover sends it.
@@ -287,39 +193,24 @@ type EventInput struct {
 // highest sequence stored of this attempt. Each attempt numbers its events
 // from 1; they are stored after the earlier attempts' events.
 func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, lease time.Duration, events []EventInput) (bool, int64, error) {
+	seqs := make([]int64, len(events))
+	types := make([]string, len(events))
+	datas := make([]json.RawMessage, len(events))
+	ats := make([]time.Time, len(events))
+	for i, e := range events {
+		seqs[i], types[i], datas[i], ats[i] = e.Seq, e.Type, e.Data, e.At
+	}
 	var cancel bool
 	var last int64
-	err := s.tx(ctx, func(tx querier) error {
-		h, err := runForRover(ctx, tx, runID, roverID, token, false)
-		if err != nil {
-			return err
-		}
-		cancel = h.cancel
-		base := h.seqBase
-		seqs := make([]int64, len(events))
-		types := make([]string, len(events))
-		datas := make([]json.RawMessage, len(events))
-		ats := make([]time.Time, len(events))
-		top := h.lastSeq
-		for i, e := range events {
-			seqs[i], types[i], datas[i], ats[i] = base+e.Seq, e.Type, e.Data, e.At
-			top = max(top, base+e.Seq)
-		}
-		// The run's row is locked: its last sequence is known without
-		// asking, and the writes go with the commit.
-		if err := later(ctx, tx, stmt(q("InsertRunEvents"), runID, h.fleetID, seqs, types, datas, ats)); err != nil {
-			return err
-		}
-		if err := later(ctx, tx, stmt(q("SetLastSeq"), runID, top, lease.Seconds())); err != nil {
-			return err
-		}
-		last = top - base
-		if len(events) == 0 {
-			return nil
-		}
-		return emit(ctx, tx, h.fleetID, "run.events", &runID, map[string]any{"last_seq": last})
-	})
-	return cancel, last, err
+	err := s.pool.QueryRow(ctx, q("AppendEvents"), runID, roverID, app.HashToken(token), lease.Seconds(), seqs, types, datas, ats).
+		Scan(&cancel, &last)
+	if err != nil {
+		return false, 0, translate(err)
+	}
+	if len(events) > 0 {
+		s.stamp.poke()
+	}
+	return cancel, last, nil
 }
 
 // Completion is a rover's terminal report.
@@ -336,47 +227,38 @@ type Completion struct {
 // CompleteRun records a run's one terminal state, its artifact, the
 // operation's next status and the signal a person should see.
 func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) error {
-	return s.tx(ctx, func(tx querier) error {
-		h, err := runForRover(ctx, tx, runID, roverID, token, true)
-		if err != nil {
+	reason, message := "", ""
+	if c.Status != app.RunSucceeded {
+		reason = c.FailureReason
+		if reason == "" {
+			reason = c.Status
+		}
+		message = c.FailureMessage
+		if message == "" {
+			message = c.FinalMessage
+		}
+	}
+	var signalKind, signalMessage *string
+	switch c.Status {
+	case app.RunSucceeded:
+		signalKind, signalMessage = ptr("review_requested"), ptr("review the pilot's changes")
+	case app.RunFailed:
+		signalKind, signalMessage = ptr("failed"), ptr(reason+": "+truncate(message, 500))
+	}
+	var artifact []byte
+	if c.Artifact != nil {
+		var err error
+		if artifact, err = json.Marshal(c.Artifact); err != nil {
 			return err
 		}
-		fleetID, opID := h.fleetID, h.opID
-		reason, message := "", ""
-		if c.Status != app.RunSucceeded {
-			reason = c.FailureReason
-			if reason == "" {
-				reason = c.Status
-			}
-			message = c.FailureMessage
-			if message == "" {
-				message = c.FinalMessage
-			}
-		}
-		if err := later(ctx, tx, stmt(q("FinishRun"), runID, c.Status, c.SessionID, c.FinalMessage, c.Usage, reason, message)); err != nil {
-			return err
-		}
-		if a := c.Artifact; a != nil {
-			if err := later(ctx, tx, stmt(q("InsertArtifact"), fleetID, runID, a.Diff, a.Files, a.Insertions, a.Deletions,
-				a.Branch, a.BaseBranch, a.HeadCommit, a.Pushed)); err != nil {
-				return err
-			}
-		}
-		if err := emit(ctx, tx, fleetID, "run."+c.Status, &runID, map[string]any{"operation_id": opID, "reason": reason}); err != nil {
-			return err
-		}
-		switch c.Status {
-		case app.RunSucceeded:
-			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "review_requested", "review the pilot's changes"); err != nil {
-				return err
-			}
-		case app.RunFailed:
-			if _, err := raiseSignal(ctx, tx, fleetID, opID, &runID, "failed", reason+": "+truncate(message, 500)); err != nil {
-				return err
-			}
-		}
-		return settleFrom(ctx, tx, fleetID, opID, h.opStatus, h.others, c.Status)
-	})
+	}
+	_, err := s.pool.Exec(ctx, q("CompleteRun"), runID, roverID, app.HashToken(token), c.Status, c.SessionID, c.FinalMessage,
+		c.Usage, reason, message, artifact, signalKind, signalMessage)
+	if err != nil {
+		return translate(err)
+	}
+	s.stamp.poke()
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -49,7 +49,7 @@ func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
 func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
-	c, _ := claimedRun(t, s)
+	c, rv := claimedRun(t, s)
 	// The backend's counts not yet reported include its earlier
 	// transactions: compare before and after.
 	counts := func(tx pgx.Tx) (updated, hot int, err error) {
@@ -62,10 +62,12 @@ func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, q("ExtendLease"), c.RunID, 60.0); err != nil {
+		hash := app.HashToken(c.Token)
+		if _, err := tx.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, hash, 60.0); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, q("SetLastSeq"), c.RunID, int64(5), 60.0); err != nil {
+		if _, err := tx.Exec(ctx, q("AppendEvents"), c.RunID, rv.RoverID, hash, 60.0,
+			[]int64{5}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}); err != nil {
 			return err
 		}
 		u1, h1, err := counts(tx)

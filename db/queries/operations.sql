@@ -115,8 +115,8 @@ WHERE fleet_id = $1 AND operation_id = $2 ORDER BY created_at, id;
 DELETE FROM reactions WHERE fleet_id = $1 AND id = $2 AND operation_id = $3 AND user_id = $4 RETURNING id;
 
 -- name: CreateSignal
-INSERT INTO signals (fleet_id, operation_id, run_id, kind, message) VALUES ($1, $2, $3, $4, $5)
-RETURNING id, operation_id, run_id, kind, message, created_at, resolved_at;
+-- The signal as JSON (see ufo_signal, migration 0012).
+SELECT ufo_signal($1, $2, $3, $4, $5);
 
 -- name: ListSignals
 SELECT id, operation_id, run_id, kind, message, created_at, resolved_at FROM signals

@@ -55,40 +55,10 @@ JOIN operation_view o ON o.id = c.operation_id
 JOIN missions m ON m.id = o.mission_id
 LEFT JOIN pilots p ON p.id = c.pilot_id;
 
--- name: LockRunForRover
--- Only for a rover that is not revoked (see ClaimRun).
-SELECT status, claim_token_hash, cancel_requested, fleet_id, operation_id, seq_base, last_seq
-FROM runs WHERE id = $1 AND rover_id = $2
-  AND EXISTS (SELECT 1 FROM rovers WHERE id = $2 AND revoked_at IS NULL)
-FOR UPDATE OF runs;
-
--- name: StartRun
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, now()),
-    lease_expires_at = now() + make_interval(secs => $2)
-WHERE id = $1;
-
--- name: ExtendLease
-UPDATE runs SET lease_expires_at = now() + make_interval(secs => $2) WHERE id = $1;
-
--- name: InsertRunEvents
-INSERT INTO run_events (run_id, fleet_id, seq, type, data, at)
-SELECT $1, $2, e.seq, e.type, e.data, e.at
-FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[]) AS e(seq, type, data, at)
-ON CONFLICT (run_id, seq) DO NOTHING;
-
--- name: SetLastSeq
-UPDATE runs SET last_seq = greatest(last_seq, $2), lease_expires_at = now() + make_interval(secs => $3)
-WHERE id = $1
-RETURNING last_seq;
-
 -- name: FinishRun
 UPDATE runs SET status = $2, finished_at = now(), lease_expires_at = NULL, claim_token_hash = NULL,
     session_id = $3, final_message = $4, usage = $5, failure_reason = $6, failure_message = $7
 WHERE id = $1;
-
--- name: InsertArtifact
-INSERT INTO artifacts (fleet_id, run_id, diff, files, insertions, deletions, branch, base_branch, head_commit, pushed)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: ExpiredRuns
 SELECT id, operation_id
@@ -102,9 +72,6 @@ SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
 FROM runs
 WHERE id = $1 AND status IN ('claimed', 'running') AND lease_expires_at < now()
 FOR UPDATE SKIP LOCKED;
-
--- name: LockRunOperation
-SELECT o.id FROM operations o WHERE o.id = (SELECT operation_id FROM runs WHERE id = $1) FOR UPDATE OF o;
 
 -- name: LockOperationByID
 SELECT id FROM operations WHERE id = $1 FOR UPDATE;
@@ -142,20 +109,6 @@ SELECT o.status, (SELECT count(*) FROM runs
                   WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running'))
 FROM operations o WHERE o.id = $1 FOR UPDATE OF o;
 
--- name: RunOperationStatusAndOtherRuns
--- The status of the run's operation and how many of its runs other than
--- $1 are still active. Sent after LockRunOperation, whose lock makes both
--- stable until the commit.
-SELECT o.status, (SELECT count(*) FROM runs r
-                  WHERE r.operation_id = o.id AND r.id <> $1 AND r.status IN ('queued', 'claimed', 'running'))
-FROM operations o WHERE o.id = (SELECT operation_id FROM runs WHERE id = $1);
-
--- name: StartOperation
--- A run started: its operation goes to running unless a person moved it on.
-UPDATE operations SET status = 'running', updated_at = now()
-WHERE fleet_id = $1 AND id = $2 AND status IN ('queued', 'backlog')
-RETURNING id;
-
 -- name: ReleaseClaim
 UPDATE runs SET status = 'queued', attempt = attempt - 1, rover_id = NULL, claim_token_hash = NULL,
     lease_expires_at = NULL, claimed_at = NULL
@@ -164,3 +117,19 @@ RETURNING fleet_id, operation_id;
 
 -- name: PilotActiveRuns
 SELECT count(*) FROM runs WHERE fleet_id = $1 AND pilot_id = $2 AND status IN ('queued', 'claimed', 'running');
+
+-- name: StartRun
+SELECT ufo_start_run($1, $2, $3, $4);
+
+-- name: Heartbeat
+SELECT ufo_heartbeat($1, $2, $3, $4);
+
+-- name: AppendEvents
+SELECT v_cancel, v_last FROM ufo_append_events($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: CompleteRun
+SELECT ufo_complete_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
+
+-- name: SettleOperation
+-- See ufo_settle (migration 0012).
+SELECT ufo_emit(ufo_settle($1, $2, $3, $4, $5));
