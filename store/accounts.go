@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ufo-run/ufo/app"
 )
@@ -97,6 +98,23 @@ func (s *Store) FindSessionUser(ctx context.Context, token string) (app.User, er
 		return u, app.Errorf(app.EUnauthorized, "sign in first")
 	}
 	return u, err
+}
+
+// FindSessionMember is FindSessionUser and Role in one round trip: the
+// session's user and their role in fleetID, "" when they are not a member
+// (or fleetID is not a fleet's id).
+func (s *Store) FindSessionMember(ctx context.Context, token, fleetID string) (app.User, string, error) {
+	var fleet pgtype.UUID
+	if err := fleet.Scan(fleetID); err != nil {
+		fleet = pgtype.UUID{}
+	}
+	var u app.User
+	var role string
+	err := s.pool.QueryRow(ctx, q("FindSessionMember"), app.HashToken(token), fleet).Scan(&u.ID, &u.Email, &u.Name, &u.CreatedAt, &role)
+	if err == pgx.ErrNoRows {
+		return u, "", app.Errorf(app.EUnauthorized, "sign in first")
+	}
+	return u, role, translate(err)
 }
 
 // SignOut ends a session.

@@ -18,7 +18,12 @@ const (
 	fleetKey
 	roleKey
 	roverKey
+	memberKey
 )
+
+// member is the caller's role in the fleet the request names (?fleet=),
+// read by withUser with the session; "" when not a member.
+type member struct{ fleet, role string }
 
 func userFrom(ctx context.Context) app.User { u, _ := ctx.Value(userKey).(app.User); return u }
 func fleetFrom(ctx context.Context) string  { f, _ := ctx.Value(fleetKey).(string); return f }
@@ -43,10 +48,24 @@ func (s *Server) withUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
 		if err == nil && c.Value != "" {
-			u, err := s.store.FindSessionUser(r.Context(), c.Value)
+			// A request that names a fleet gets the caller's role in it in
+			// the same round trip, for requireFleet.
+			var u app.User
+			var m *member
+			if fleet := r.URL.Query().Get("fleet"); fleet != "" {
+				var role string
+				u, role, err = s.store.FindSessionMember(r.Context(), c.Value, fleet)
+				m = &member{fleet, role}
+			} else {
+				u, err = s.store.FindSessionUser(r.Context(), c.Value)
+			}
 			switch {
 			case err == nil:
-				r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+				ctx := context.WithValue(r.Context(), userKey, u)
+				if m != nil {
+					ctx = context.WithValue(ctx, memberKey, *m)
+				}
+				r = r.WithContext(ctx)
 			case !app.IsCode(err, app.EUnauthorized):
 				// The database did not answer: that is not "signed out".
 				w.Header().Set("Retry-After", "2")
@@ -88,7 +107,16 @@ func (s *Server) requireFleet(min string) func(http.Handler) http.Handler {
 				writeError(w, s.log, app.Errorf(app.EInvalid, "the fleet query parameter is required"))
 				return
 			}
-			role, err := s.store.Role(r.Context(), fleet, u.ID)
+			var role string
+			var err error
+			if m, ok := r.Context().Value(memberKey).(member); ok && m.fleet == fleet {
+				role = m.role // read with the session
+				if role == "" {
+					err = app.Errorf(app.ENotFound, "fleet not found")
+				}
+			} else {
+				role, err = s.store.Role(r.Context(), fleet, u.ID)
+			}
 			if err != nil {
 				if app.IsCode(err, app.ENotFound) {
 					err = app.Errorf(app.ENotFound, "fleet not found")

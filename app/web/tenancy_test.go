@@ -192,3 +192,18 @@ func TestForeignFleetIDs(t *testing.T) {
 		t.Fatalf("B's run changed: %+v", runs)
 	}
 }
+
+// The caller's role in the fleet a request names is read with the session
+// (one round trip): a fleet id that is malformed, unknown or another's
+// answers 404; a member's own fleet answers.
+func TestFleetRoleReadWithSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, fleetB := e.SignUp("other@example.com")
+	a, fleetA := e.SignUp("caller@example.com")
+	for _, fleet := range []string{"not-a-uuid", "00000000-0000-0000-0000-000000000000", fleetB} {
+		a.WantError("GET", "/api/missions?fleet="+fleet, nil, 404, "not_found")
+	}
+	a.Call("GET", "/api/missions?fleet="+fleetA, nil, 200, nil)
+	a.WantError("GET", "/api/missions?fleet=", nil, 400, "invalid")
+}

@@ -16,6 +16,14 @@ SELECT u.id, u.email, u.name, u.created_at
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.expires_at > now();
 
+-- name: FindSessionMember
+-- The session's user and, in the same round trip, their role in fleet $2
+-- ('' when they are not a member; $2 is NULL when it cannot be a fleet id).
+SELECT u.id, u.email, u.name, u.created_at, coalesce(m.role, '') AS role
+FROM sessions s JOIN users u ON u.id = s.user_id
+LEFT JOIN memberships m ON m.fleet_id = $2 AND m.user_id = u.id
+WHERE s.token_hash = $1 AND s.expires_at > now();
+
 -- name: DeleteSession
 DELETE FROM sessions WHERE token_hash = $1;
 
