@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ufo-run/ufo/app"
 )
@@ -104,13 +103,9 @@ func (s *Store) FindSessionUser(ctx context.Context, token string) (app.User, er
 // session's user and their role in fleetID, "" when they are not a member
 // (or fleetID is not a fleet's id).
 func (s *Store) FindSessionMember(ctx context.Context, token, fleetID string) (app.User, string, error) {
-	var fleet pgtype.UUID
-	if err := fleet.Scan(fleetID); err != nil {
-		fleet = pgtype.UUID{}
-	}
 	var u app.User
 	var role string
-	err := s.pool.QueryRow(ctx, q("FindSessionMember"), app.HashToken(token), fleet).Scan(&u.ID, &u.Email, &u.Name, &u.CreatedAt, &role)
+	err := s.pool.QueryRow(ctx, q("FindSessionMember"), app.HashToken(token), uuidOrNull(fleetID)).Scan(&u.ID, &u.Email, &u.Name, &u.CreatedAt, &role)
 	if err == pgx.ErrNoRows {
 		return u, "", app.Errorf(app.EUnauthorized, "sign in first")
 	}

@@ -100,11 +100,18 @@ func (s *Store) Pilots(ctx context.Context, fleetID string) ([]app.Pilot, error)
 
 // FindPilot returns one pilot by name or, failing that, by id.
 func (s *Store) FindPilot(ctx context.Context, fleetID, nameOrID string) (app.Pilot, error) {
-	var id pgtype.UUID // NULL unless nameOrID can be an id
-	if err := id.Scan(nameOrID); err != nil {
-		id = pgtype.UUID{}
+	return one[app.Pilot](s.pool.Query(ctx, q("FindPilotByNameOrID"), fleetID, nameOrID, uuidOrNull(nameOrID)))
+}
+
+// uuidOrNull is s as a uuid parameter, or NULL when s cannot be one: a
+// statement that takes a name or an id compares the id column only with
+// a uuid.
+func uuidOrNull(s string) pgtype.UUID {
+	var id pgtype.UUID
+	if err := id.Scan(s); err != nil {
+		return pgtype.UUID{}
 	}
-	return one[app.Pilot](s.pool.Query(ctx, q("FindPilotByNameOrID"), fleetID, nameOrID, id))
+	return id
 }
 
 // UpdatePilot replaces a pilot's name, kind and settings.

@@ -33,15 +33,36 @@ type OperationInput struct {
 func (s *Store) CreateOperation(ctx context.Context, fleetID string, in OperationInput) (app.Operation, error) {
 	var out app.Operation
 	err := s.tx(ctx, func(tx querier) error {
+		// The mission's next number and, for work assigned to a pilot (by
+		// name or id), the pilot, in one round trip.
 		var number int
 		var key, prefix string
-		err := tx.QueryRow(ctx, q("NextOperationNumber"), fleetID, in.MissionID).Scan(&number, &key, &prefix)
-		if err != nil {
-			return notFoundAs(err, "mission %s not found", in.MissionID)
+		var pilot *app.Pilot
+		b := &pgx.Batch{}
+		b.Queue(q("NextOperationNumber"), fleetID, in.MissionID).QueryRow(func(row pgx.Row) error {
+			return notFoundAs(row.Scan(&number, &key, &prefix), "mission %s not found", in.MissionID)
+		})
+		toPilot := in.AssigneeType == "pilot" && in.AssigneeID != nil
+		if toPilot {
+			b.Queue(q("FindPilotForShare"), fleetID, *in.AssigneeID, uuidOrNull(*in.AssigneeID)).Query(func(rows pgx.Rows) error {
+				p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByNameLax[app.Pilot])
+				if err != nil {
+					return notFoundAs(translate(err), "pilot %s not found", *in.AssigneeID)
+				}
+				pilot = &p
+				return nil
+			})
 		}
-		pilot, err := dispatchPilot(ctx, tx, fleetID, in.AssigneeType, in.AssigneeID)
-		if err != nil {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
+		}
+		if toPilot {
+			in.AssigneeID = &pilot.ID // it may have been given by name
+		} else {
+			var err error
+			if pilot, err = dispatchPilot(ctx, tx, fleetID, in.AssigneeType, in.AssigneeID); err != nil {
+				return err
+			}
 		}
 		if err := checkParent(ctx, tx, fleetID, in.ParentID); err != nil {
 			return err
@@ -55,7 +76,7 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 		// Everything is known: the writes, and the read of the result, go
 		// with the commit.
 		id := app.NewID()
-		err = later(ctx, tx, stmt(q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
+		err := later(ctx, tx, stmt(q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
 			in.Priority, in.AssigneeType, in.AssigneeID, in.ParentID, in.IssueURL, in.SlackChannel, in.SlackTS,
 			branch, in.CreatedBy, id))
 		if err != nil {
@@ -111,7 +132,7 @@ func dispatchPilot(ctx context.Context, tx querier, fleetID, typ string, id *str
 	case "pilot":
 		// KEY SHARE: the pilot cannot be deleted under the run about to
 		// reference it.
-		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *id))
+		p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *id, uuidOrNull(*id)))
 		if err != nil {
 			return nil, notFoundAs(err, "pilot %s not found", *id)
 		}
@@ -500,7 +521,7 @@ func followUpPilot(ctx context.Context, tx querier, fleetID, opID string) (*app.
 	if err != nil || last == nil || last.PilotID == nil {
 		return nil, "", err
 	}
-	p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotForShare"), fleetID, *last.PilotID))
+	p, err := one[app.Pilot](tx.Query(ctx, q("FindPilotByIDForShare"), fleetID, *last.PilotID))
 	if app.IsCode(err, app.ENotFound) {
 		return nil, "", nil
 	}

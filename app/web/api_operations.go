@@ -107,10 +107,11 @@ func (s *Server) createOperationFrom(w http.ResponseWriter, r *http.Request, in 
 		missionID = m.ID
 	}
 	typ := deref(in.AssigneeType)
-	assignee, err := s.resolveAssignee(r, typ, in.AssigneeID)
-	if err != nil {
-		writeError(w, s.log, err)
-		return
+	// A pilot, by name or id, is found by the store as it creates the
+	// operation, in the same round trip as the mission's next number.
+	assignee := in.AssigneeID
+	if assignee != nil && *assignee == "" {
+		assignee = nil
 	}
 	u := userFrom(r.Context())
 	op := store.OperationInput{

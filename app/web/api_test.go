@@ -292,3 +292,34 @@ func TestCreateOperationByMissionKey(t *testing.T) {
 		t.Fatalf("operations by key and by id: %+v, %+v; want MSJ-1 and MSJ-2", byKey, byID)
 	}
 }
+
+// A pilot is found by name or id as the operation is created: the
+// operation stores the pilot's id and its run is queued; an unknown pilot
+// answers 404 and writes nothing, not even a number of the mission.
+func TestCreateOperationForPilotByName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.SignUp("pilots@example.com")
+	f := "?fleet=" + fleet
+	c.Call("POST", "/api/missions"+f, `{"name":"Names","key":"NAM"}`, 201, nil)
+	var pilot struct {
+		ID string `json:"id"`
+	}
+	c.Call("POST", "/api/pilots"+f, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, &pilot)
+	c.WantError("POST", "/api/operations"+f, `{"title":"nobody","mission_id":"NAM","assignee_type":"pilot","assignee_id":"nobody"}`, 404, "not_found")
+	var byName, byID struct {
+		operationJSON
+		AssigneeID string `json:"assignee_id"`
+	}
+	c.Call("POST", "/api/operations"+f, `{"title":"by name","mission_id":"NAM","assignee_type":"pilot","assignee_id":"sh"}`, 201, &byName)
+	c.Call("POST", "/api/operations"+f, fmt.Sprintf(`{"title":"by id","mission_id":"NAM","assignee_type":"pilot","assignee_id":"%s"}`, pilot.ID), 201, &byID)
+	if byName.Code != "NAM-1" || byName.AssigneeID != pilot.ID || byName.Status != "queued" ||
+		byID.Code != "NAM-2" || byID.AssigneeID != pilot.ID || byID.Status != "queued" {
+		t.Fatalf("by name %+v, by id %+v; want NAM-1 and NAM-2, queued, assigned to %s", byName, byID, pilot.ID)
+	}
+	var runs []runJSON
+	c.Call("GET", "/api/runs"+f, nil, 200, &runs)
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+}

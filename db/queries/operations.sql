@@ -133,5 +133,15 @@ RETURNING id, operation_id, run_id, kind, message, created_at, resolved_at;
 SELECT o.id FROM operations o JOIN missions m ON m.id = o.mission_id
 WHERE o.fleet_id = $1 AND m.key = $2 AND o.number = $3;
 
--- name: FindPilotForShare
+-- name: FindPilotByIDForShare
 SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 AND id = $2 FOR KEY SHARE;
+
+-- name: FindPilotForShare
+-- The pilot work is assigned to, by name ($2) or else by id ($3: $2 as a
+-- uuid, NULL when it cannot be one), as FindPilotByNameOrID. KEY SHARE:
+-- the pilot cannot be deleted under the run about to reference it.
+SELECT id, fleet_id, name, kind, settings, created_at FROM pilots
+WHERE fleet_id = $1 AND (name = $2 OR id = $3)
+ORDER BY name = $2 DESC
+LIMIT 1
+FOR KEY SHARE;
