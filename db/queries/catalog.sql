@@ -9,10 +9,6 @@ SELECT id, fleet_id, name, key, description, repository, base_branch, branch_pre
 -- name: FindMission
 SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions WHERE fleet_id = $1 AND id = $2;
 
--- name: FindMissionOfOperation
-SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions
-WHERE fleet_id = $1 AND id = (SELECT mission_id FROM operations WHERE id = $2);
-
 -- name: FindMissionByKey
 SELECT id, fleet_id, name, key, description, repository, base_branch, branch_prefix, default_pilot_id, reviewers, slack_channel, created_at FROM missions WHERE fleet_id = $1 AND key = $2;
 
@@ -31,9 +27,6 @@ RETURNING id, fleet_id, name, kind, settings, created_at;
 
 -- name: ListPilots
 SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 ORDER BY created_at, id;
-
--- name: FindPilot
-SELECT id, fleet_id, name, kind, settings, created_at FROM pilots WHERE fleet_id = $1 AND id = $2;
 
 -- name: FindPilotByNameOrID
 -- A pilot by name ($2), or else by id ($3: $2 as a uuid, NULL when it
