@@ -64,12 +64,24 @@ func notifyAfter(ctx context.Context, tx querier, channel, payload string) error
 	return err
 }
 
-// emittedBySQL records that a statement of tx writes feed rows itself, so
-// that the stamper is asked to number them after the commit.
-func emittedBySQL(tx querier) {
-	if t, ok := tx.(*pipeTx); ok {
-		t.buf.sqlRows = true
+// emittedBySQL is called before leaving for later a statement that writes
+// feed rows itself (ufo_emit). The rows emitted so far are queued before
+// it, so the feed keeps the order in which things happened (a run's end
+// before its operation's next status), and the stamper is asked to number
+// the rows after the commit.
+func emittedBySQL(tx querier) error {
+	t, ok := tx.(*pipeTx)
+	if !ok {
+		return nil // emit wrote its rows already
 	}
+	t.buf.sqlRows = true
+	feed, err := feedQuery(t.buf.rows)
+	if err != nil || feed == nil {
+		return err
+	}
+	t.tail = append(t.tail, feed)
+	t.buf.rows = nil
+	return nil
 }
 
 // writeFeed inserts feed rows in one statement.

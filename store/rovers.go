@@ -88,19 +88,21 @@ const touchEvery = 5 * time.Second
 // A token this store resolved less than roverFresh ago is not looked up
 // again: a busy rover makes several calls a second. Revocation still takes
 // effect at once for what a rover does, because every statement that acts
-// for a rover (ClaimRun, LockRunForRover, ConnectRover, RevokeRover) checks
-// the rover is not revoked; a revoked rover's next lookup answers 401.
+// for a rover checks it is not revoked: ClaimRun, ufo_hold_run (under
+// every call on a run), ConnectRover and RevokeRover. A revoked rover is
+// answered 401 and dropped from the cache.
 func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdentity, error) {
 	hash := app.HashToken(token)
 	if r, ok := s.rovers.get(hash); ok {
 		return r, nil
 	}
+	asked := time.Now()
 	var r RoverIdentity
 	var was bool
 	err := s.pool.QueryRow(ctx, q("TouchRover"), hash, touchEvery.Seconds()).Scan(&r.ID, &r.FleetID, &r.Name, &r.Tags, &r.Kinds, &was)
 	if err == pgx.ErrNoRows {
 		s.rovers.forget(hash)
-		return r, app.Errorf(app.EUnauthorized, "unknown or revoked rover token")
+		return r, errRevoked()
 	}
 	if err != nil {
 		return r, translate(err)
@@ -113,9 +115,13 @@ func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdent
 			return r, err
 		}
 	}
-	s.rovers.put(hash, r)
+	s.rovers.put(hash, r, asked)
 	return r, nil
 }
+
+// errRevoked is the answer to a token that is unknown, or a rover's that
+// was revoked.
+func errRevoked() error { return app.Errorf(app.EUnauthorized, "unknown or revoked rover token") }
 
 // roverFresh is how long a resolved rover token is taken on trust. Far
 // below touchEvery, so last_seen_at stays as current as before.
@@ -125,6 +131,10 @@ const roverFresh = time.Second
 type roverCache struct {
 	mu sync.Mutex
 	m  map[string]cachedRover
+	// dropped is when each rover was last dropped (revoked, reconnected):
+	// a lookup that started before then may have read what changed, and
+	// is not cached.
+	dropped map[string]time.Time
 }
 
 type cachedRover struct {
@@ -134,6 +144,10 @@ type cachedRover struct {
 
 // roverCacheMax bounds the cache; past it, stale entries are dropped.
 const roverCacheMax = 4096
+
+// droppedFor is how long a drop is remembered: longer than any lookup
+// takes.
+const droppedFor = time.Minute
 
 func (c *roverCache) get(hash []byte) (RoverIdentity, bool) {
 	c.mu.Lock()
@@ -145,9 +159,13 @@ func (c *roverCache) get(hash []byte) (RoverIdentity, bool) {
 	return e.r, true
 }
 
-func (c *roverCache) put(hash []byte, r RoverIdentity) {
+// put caches r, resolved by a lookup that started at asked.
+func (c *roverCache) put(hash []byte, r RoverIdentity, asked time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d, ok := c.dropped[r.ID]; ok && !asked.After(d) {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]cachedRover{}
 	}
@@ -158,7 +176,7 @@ func (c *roverCache) put(hash []byte, r RoverIdentity) {
 			}
 		}
 	}
-	c.m[string(hash)] = cachedRover{r, time.Now()}
+	c.m[string(hash)] = cachedRover{r, asked}
 }
 
 func (c *roverCache) forget(hash []byte) {
@@ -168,7 +186,8 @@ func (c *roverCache) forget(hash []byte) {
 }
 
 // forgetRover drops a rover's cached token, whatever it is, after a change
-// to what AuthenticateRover returns for it (its kinds, on connect).
+// to what AuthenticateRover answers for it (revoked, or its kinds changed
+// on connect).
 func (c *roverCache) forgetRover(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -177,6 +196,16 @@ func (c *roverCache) forgetRover(id string) {
 			delete(c.m, k)
 		}
 	}
+	if c.dropped == nil {
+		c.dropped = map[string]time.Time{}
+	}
+	now := time.Now()
+	for k, d := range c.dropped {
+		if now.Sub(d) > droppedFor {
+			delete(c.dropped, k)
+		}
+	}
+	c.dropped[id] = now
 }
 
 // ConnectRover stores the device profile a rover reports on (re)connect.
@@ -184,6 +213,9 @@ func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.R
 	err := s.tx(ctx, func(tx querier) error {
 		var fleetID string
 		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
+			if err == pgx.ErrNoRows {
+				return errRevoked() // revoked since its token was looked up
+			}
 			return err
 		}
 		if err := offerPilots(ctx, tx, fleetID, kinds); err != nil {

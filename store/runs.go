@@ -103,7 +103,9 @@ func settleOperation(ctx context.Context, tx querier, fleetID, opID, runID, runS
 // locked) and its other active runs are known: ufo_settle (migration
 // 0012), sent with the COMMIT.
 func settleFrom(ctx context.Context, tx querier, fleetID, opID, status string, others int, runStatus string) error {
-	emittedBySQL(tx)
+	if err := emittedBySQL(tx); err != nil {
+		return err
+	}
 	return later(ctx, tx, stmt(q("SettleOperation"), fleetID, opID, status, others, runStatus))
 }
 
@@ -127,16 +129,25 @@ type Claimed struct {
 func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
 	token := app.NewToken("ufoc_")
 	out := Claimed{Token: token}
+	var active bool
+	var runID, prompt, resume *string
+	var attempt *int
+	var followUp *bool
 	var op, mission, pilot []byte
 	var emitted int
 	err := s.pool.QueryRow(ctx, q("ClaimRun"), fleetID, kinds, tags, roverID, app.HashToken(token), lease.Seconds()).
-		Scan(&out.RunID, &out.Attempt, &out.Prompt, &out.Resume, &out.FollowUp, &op, &mission, &pilot, &emitted)
-	if err == pgx.ErrNoRows {
-		return nil, nil
-	}
+		Scan(&active, &runID, &attempt, &prompt, &resume, &followUp, &op, &mission, &pilot, &emitted)
 	if err != nil {
 		return nil, translate(err)
 	}
+	if !active {
+		s.rovers.forgetRover(roverID)
+		return nil, errRevoked()
+	}
+	if runID == nil {
+		return nil, nil
+	}
+	out.RunID, out.Attempt, out.Prompt, out.Resume, out.FollowUp = *runID, *attempt, *prompt, *resume, *followUp
 	s.stamp.poke()
 	err = json.Unmarshal(op, &out.Operation)
 	if err == nil {
@@ -156,9 +167,20 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 }
 
 // A rover's calls on a run it holds are one statement each: functions of
-// migration 0012 that lock the run (and its operation, first, for calls
-// that change it), check the caller holds the run's current claim, write,
-// and write their feed rows. A refusal is SQLSTATE UF409, a conflict.
+// migrations 0012 and 0013 that lock the run (and its operation, first,
+// for calls that change it), check the caller holds the run's current
+// claim, write, and write their feed rows. A refusal is SQLSTATE UF409, a
+// conflict, or UF401 for a revoked rover (see refused).
+
+// refused translates a run call's error. A rover found revoked is dropped
+// from the token cache, so that its next lookup answers 401 too.
+func (s *Store) refused(roverID string, err error) error {
+	err = translate(err)
+	if app.IsCode(err, app.EUnauthorized) {
+		s.rovers.forgetRover(roverID)
+	}
+	return err
+}
 
 // StartRun marks a claimed run running. It returns whether a cancel was
 // requested.
@@ -166,7 +188,7 @@ func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, leas
 	var cancel bool
 	err := s.pool.QueryRow(ctx, q("StartRun"), runID, roverID, app.HashToken(token), lease.Seconds()).Scan(&cancel)
 	if err != nil {
-		return false, translate(err)
+		return false, s.refused(roverID, err)
 	}
 	s.stamp.poke()
 	return cancel, nil
@@ -177,7 +199,10 @@ func (s *Store) StartRun(ctx context.Context, runID, roverID, token string, leas
 func (s *Store) Heartbeat(ctx context.Context, runID, roverID, token string, lease time.Duration) (bool, error) {
 	var cancel bool
 	err := s.pool.QueryRow(ctx, q("Heartbeat"), runID, roverID, app.HashToken(token), lease.Seconds()).Scan(&cancel)
-	return cancel, translate(err)
+	if err != nil {
+		return false, s.refused(roverID, err)
+	}
+	return cancel, nil
 }
 
 // EventInput is one run event as a rover sends it.
@@ -205,7 +230,7 @@ func (s *Store) AppendEvents(ctx context.Context, runID, roverID, token string, 
 	err := s.pool.QueryRow(ctx, q("AppendEvents"), runID, roverID, app.HashToken(token), lease.Seconds(), seqs, types, datas, ats).
 		Scan(&cancel, &last)
 	if err != nil {
-		return false, 0, translate(err)
+		return false, 0, s.refused(roverID, err)
 	}
 	if len(events) > 0 {
 		s.stamp.poke()
@@ -255,7 +280,7 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 	_, err := s.pool.Exec(ctx, q("CompleteRun"), runID, roverID, app.HashToken(token), c.Status, c.SessionID, c.FinalMessage,
 		c.Usage, reason, message, artifact, signalKind, signalMessage)
 	if err != nil {
-		return translate(err)
+		return s.refused(roverID, err)
 	}
 	s.stamp.poke()
 	return nil

@@ -139,8 +139,9 @@ func TestClaimAnswersWithWhatItClaimed(t *testing.T) {
 
 // A rover token stays in a server's memory for a moment after it was
 // looked up, but a rover revoked meanwhile (here through another server)
-// can neither claim nor act on the run it holds, and its next lookup after
-// the moment is refused.
+// can neither claim nor act on the run it holds: each is refused as
+// unauthorized, and drops the token from the cache, so its next lookup is
+// refused too.
 func TestRevokedRoverActsOnNothingWhileItsTokenIsCached(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDB(t)
@@ -166,17 +167,87 @@ func TestRevokedRoverActsOnNothingWhileItsTokenIsCached(t *testing.T) {
 	if err != nil || id.ID != rv.RoverID {
 		t.Fatalf("cached lookup = %+v, %v", id, err)
 	}
-	if got, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute); err != nil || got != nil {
-		t.Errorf("claim by a revoked rover = %+v, %v; want nothing", got, err)
+	if got, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute); got != nil || !app.IsCode(err, app.EUnauthorized) {
+		t.Errorf("claim by a revoked rover = %+v, %v; want unauthorized", got, err)
 	}
-	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Minute); !app.IsCode(err, app.EConflict) {
-		t.Errorf("start by a revoked rover = %v, want conflict", err)
-	}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded}); !app.IsCode(err, app.EConflict) {
-		t.Errorf("completion by a revoked rover = %v, want conflict", err)
-	}
-	time.Sleep(roverFresh)
 	if _, err := s.AuthenticateRover(ctx, rv.Token); !app.IsCode(err, app.EUnauthorized) {
-		t.Errorf("lookup after the moment = %v, want unauthorized", err)
+		t.Errorf("lookup after a refused claim = %v, want unauthorized", err)
+	}
+	calls := map[string]func() error{
+		"start": func() error { _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Minute); return err },
+		"heartbeat": func() error {
+			_, err := s.Heartbeat(ctx, c.RunID, rv.RoverID, c.Token, time.Minute)
+			return err
+		},
+		"events": func() error {
+			_, _, err := s.AppendEvents(ctx, c.RunID, rv.RoverID, c.Token, time.Minute, nil)
+			return err
+		},
+		"complete": func() error {
+			return s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded})
+		},
+	}
+	for name, call := range calls {
+		if err := call(); !app.IsCode(err, app.EUnauthorized) {
+			t.Errorf("%s by a revoked rover = %v, want unauthorized", name, err)
+		}
+	}
+	var status string
+	if err := s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, c.RunID).Scan(&status); err != nil || status != app.RunClaimed {
+		t.Errorf("the revoked rover's run is %q (%v), want it still claimed, for the sweeper", status, err)
+	}
+}
+
+// The claim check refuses a missing token as it refuses a wrong one.
+func TestRunCallWithoutTokenIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	for _, token := range [][]byte{nil, app.HashToken("ufoc_wrong")} {
+		_, err := s.pool.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, token, 60.0)
+		if !app.IsCode(translate(err), app.EConflict) {
+			t.Errorf("heartbeat with token hash %x = %v, want conflict", token, err)
+		}
+	}
+}
+
+// Feed rows keep the order in which things happened, also when the
+// operation's next status is written by SQL (ufo_settle) after rows the
+// Go code emitted.
+func TestFeedKeepsOrderOfSettling(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	fleet := newFleet(t, s)
+	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Order", Key: "ORD", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "cancel me", AssigneeType: "pilot", AssigneeID: &p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx, fleet, RunFilter{OperationID: &op.ID, Limit: 10})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	if _, err := s.CancelRun(ctx, fleet, runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, fleet, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range events {
+		if e.Kind == "run.canceled" || (e.Kind == "operation.updated" && e.SubjectID != nil && *e.SubjectID == op.ID) {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if len(kinds) != 2 || kinds[0] != "run.canceled" || kinds[1] != "operation.updated" {
+		t.Errorf("feed after a cancel = %v, want run.canceled then operation.updated", kinds)
 	}
 }

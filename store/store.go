@@ -138,8 +138,10 @@ func translate(err error) error {
 			return app.Errorf(app.ENotFound, "not found")
 		case "22P05", "22021", "22008", "22003":
 			return app.Errorf(app.EInvalid, "a value cannot be stored (a NUL character, invalid text or an out-of-range number)")
-		case "UF409": // a refusal raised by a function of migration 0012
+		case "UF409": // refusals raised by the run-call functions (migrations 0012, 0013)
 			return app.Errorf(app.EConflict, "%s", pe.Message)
+		case "UF401":
+			return app.Errorf(app.EUnauthorized, "%s", pe.Message)
 		case "40P01", "40001":
 			return app.Errorf(app.EConflict, "a concurrent change got in the way; try again")
 		}

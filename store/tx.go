@@ -29,7 +29,7 @@ type pipeTx struct {
 	log   *slog.Logger
 	begun bool
 	buf   txBuffer
-	tail  []*pgx.QueuedQuery // sent with the COMMIT, before the feed rows
+	tail  []*pgx.QueuedQuery // sent with the COMMIT, before the feed rows left in buf
 }
 
 // later runs qq, a statement whose answer the transaction need not wait
@@ -112,10 +112,13 @@ func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // statement left for later failed (see later).
 //
 // The wake-ups (notifyAfter) follow the COMMIT as a statement of their own,
-// an implicit transaction that writes nothing: PostgreSQL carries them out
-// only when the COMMIT succeeded (after an error it skips the rest of the
-// round trip), and holds its global notification lock for an instant,
-// not across this transaction's WAL flush. A failed NOTIFY cannot undo the
+// an implicit transaction that writes nothing: PostgreSQL skips them when
+// a statement of this round trip or the COMMIT fails (after an error it
+// skips the rest of the round trip), and holds its global notification
+// lock for an instant, not across this transaction's WAL flush. (A
+// transaction that failed earlier, whose error fn did not return, ends
+// with a COMMIT that answers ROLLBACK without an error: its wake-ups are
+// sent all the same, and only cost the woken a claim that finds nothing.) A failed NOTIFY cannot undo the
 // commit; it is logged, and a rover's next poll makes up for it.
 func (t *pipeTx) commit(ctx context.Context) (committed bool, err error) {
 	if !t.begun && len(t.tail) == 0 && len(t.buf.rows) == 0 && len(t.buf.notes) == 0 {

@@ -305,6 +305,10 @@ func (s *Server) roverComplete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) roverRevokeSelf(w http.ResponseWriter, r *http.Request) {
 	rv := roverFrom(r.Context())
 	if err := s.store.RevokeRover(r.Context(), rv.FleetID, rv.ID); err != nil {
+		if app.IsCode(err, app.ENotFound) {
+			// Revoked since its token was looked up (see AuthenticateRover).
+			err = app.Errorf(app.EUnauthorized, "unknown or revoked rover token")
+		}
 		writeError(w, s.log, err)
 		return
 	}

@@ -227,6 +227,34 @@ func TestTwoRoversOneRun(t *testing.T) {
 	}
 }
 
+// TestRevokedRoverInLongPoll: a rover revoked while its claim waits is
+// answered 401 at its next claim attempt, and the wake-up it used goes on
+// to a rover of the same group, which gets the run.
+func TestRevokedRoverInLongPoll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *web.Config) { c.LongPoll = 5 * time.Second })
+	c, fleet, mission, pilot := e.setup("revoked@example.com")
+	gone, reg := e.enroll(c, fleet, wire.Profile{})
+	stays, _ := e.enroll(c, fleet, wire.Profile{})
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	// The revoked rover waits first, so the wake-up goes to it first.
+	for i, r := range []*webtest.Client{gone, stays} {
+		wg.Go(func() { statuses[i], _ = claim(r, "4") })
+		time.Sleep(300 * time.Millisecond)
+	}
+	c.Call("DELETE", "/api/rovers/"+reg.RoverID+"?fleet="+fleet, nil, 204, nil)
+	e.assign(c, fleet, mission, pilot, "for the one left")
+	wg.Wait()
+	if statuses[1] != 200 {
+		t.Fatalf("claims: revoked rover %d, the other %d; want the other to get the run (200)", statuses[0], statuses[1])
+	}
+	if statuses[0] != 401 {
+		t.Fatalf("revoked rover's waiting claim answered %d, want 401", statuses[0])
+	}
+	gone.WantError("POST", "/api/rover/claim", "{}", 401, "unauthorized")
+}
+
 // TestLeaseExpiry: a rover that stops reporting loses its run to the
 // sweeper; after three attempts the run fails with lease_lost, and a late
 // report from a former holder is refused.

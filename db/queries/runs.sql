@@ -23,15 +23,18 @@ WHERE id = $1 AND status IN ('claimed', 'running');
 
 -- name: ClaimRun
 -- Claims the oldest queued run the rover can take, writes its feed row and
--- answers with what the claim answer needs, in one statement: a claim
--- whose answer cannot be made is undone with it. No row: nothing to claim.
--- A revoked rover claims nothing (its token may still be in a server's
--- cache for a moment: see Store.AuthenticateRover).
-WITH next AS (
+-- answers with what the claim answer needs, in one statement. It answers
+-- one row: active is false for a revoked rover, which claims nothing (its
+-- token may still be in a server's cache for a moment: see
+-- Store.AuthenticateRover); id is NULL when there was nothing to claim.
+WITH me AS (
+    SELECT EXISTS (SELECT 1 FROM rovers WHERE id = $4 AND revoked_at IS NULL) AS active
+),
+next AS (
     SELECT id FROM runs
     WHERE fleet_id = $1 AND status = 'queued'
       AND pilot_kind = ANY ($2::text[]) AND required_tags <@ $3::text[]
-      AND EXISTS (SELECT 1 FROM rovers WHERE id = $4 AND revoked_at IS NULL)
+      AND (SELECT active FROM me)
     ORDER BY queued_at, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -47,13 +50,14 @@ feed AS (
         'd', jsonb_build_object('operation_id', c.operation_id, 'rover_id', $4::uuid, 'attempt', c.attempt))))
     FROM claimed c
 )
-SELECT c.id, c.attempt, c.prompt, c.resume_session_id, c.follow_up,
+SELECT me.active, c.id, c.attempt, c.prompt, c.resume_session_id, c.follow_up,
     to_jsonb(o) AS operation, to_jsonb(m) AS mission, to_jsonb(p) AS pilot,
     (SELECT count(*) FROM feed) AS emitted
-FROM claimed c
-JOIN operation_view o ON o.id = c.operation_id
-JOIN missions m ON m.id = o.mission_id
-LEFT JOIN pilots p ON p.id = c.pilot_id;
+FROM me
+LEFT JOIN (claimed c
+    JOIN operation_view o ON o.id = c.operation_id
+    JOIN missions m ON m.id = o.mission_id
+    LEFT JOIN pilots p ON p.id = c.pilot_id) ON true;
 
 -- name: FinishRun
 UPDATE runs SET status = $2, finished_at = now(), lease_expires_at = NULL, claim_token_hash = NULL,
