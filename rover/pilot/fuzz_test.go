@@ -42,7 +42,7 @@ func fuzzParser(f *testing.F, kind string) {
 			}
 		}}).emit}
 		p := newParser(kind, tu)
-		readLines(bytes.NewReader(data), p.line)
+		readLines(bytes.NewReader(data), &activity{}, p.line)
 		p.end()
 		res := red.result(tu.result())
 		if strings.Contains(res.FinalMessage+res.Message+res.SessionID, fuzzSecret) {

@@ -87,7 +87,7 @@ func parseFile(t *testing.T, kind, name string) (*recorder, *turn) {
 	rec := newRecorder(t)
 	tu := &turn{emit: (&sink{to: rec.emit}).emit}
 	p := newParser(kind, tu)
-	readLines(bytes.NewReader(b), p.line)
+	readLines(bytes.NewReader(b), &activity{}, p.line)
 	p.end()
 	return rec, tu
 }

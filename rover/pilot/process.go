@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,7 +58,9 @@ func runProcess(ctx context.Context, spec Spec, cmd *pilotCommand, t *turn) outc
 		_ = p.stdinW.Close()
 	}()
 	tail := &lineTail{max: stderrTail}
-	read := readOutput(spec, cmd, t, p, tail)
+	act := &activity{}
+	act.touch()
+	read := readOutput(spec, cmd, t, p, tail, act)
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }()
 
@@ -78,11 +81,24 @@ func runProcess(ctx context.Context, spec Spec, cmd *pilotCommand, t *turn) outc
 	if o.stopped != "" {
 		o.waitErr = <-exited
 	}
-	select {
-	case <-read:
-	case <-time.After(drainWait):
-		p.closeParentEnds()
-		<-read
+	// Read what is left, for as long as reading or handling it goes on: a
+	// huge last line can take a while to handle on a busy machine. Give up
+	// only after drainWait without progress, when a process that escaped
+	// the group still holds the pipes.
+	tick := time.NewTicker(drainWait / 10)
+	defer tick.Stop()
+drain:
+	for {
+		select {
+		case <-read:
+			break drain
+		case <-tick.C:
+			if act.idle() >= drainWait {
+				p.closeParentEnds()
+				<-read
+				break drain
+			}
+		}
 	}
 	p.closeParentEnds()
 	o.stderr = tail.String()
@@ -122,12 +138,12 @@ func start(dir string, cmd *pilotCommand) (*exec.Cmd, *pipes, error) {
 
 // readOutput parses stdout and keeps (for exec, emits) stderr; the channel
 // closes when both are read to the end.
-func readOutput(spec Spec, cmd *pilotCommand, t *turn, p *pipes, tail *lineTail) <-chan struct{} {
+func readOutput(spec Spec, cmd *pilotCommand, t *turn, p *pipes, tail *lineTail, act *activity) <-chan struct{} {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		readLines(p.stdoutR, func(b []byte) {
+		readLines(p.stdoutR, act, func(b []byte) {
 			if spec.tap != nil {
 				spec.tap(b)
 			}
@@ -136,7 +152,7 @@ func readOutput(spec Spec, cmd *pilotCommand, t *turn, p *pipes, tail *lineTail)
 	}()
 	go func() {
 		defer wg.Done()
-		readLines(p.stderrR, func(b []byte) {
+		readLines(p.stderrR, act, func(b []byte) {
 			tail.add(string(b))
 			if cmd.stderrText {
 				t.textEvent(wire.EventText, string(b))
@@ -233,13 +249,32 @@ func effectiveEnv(env []string) []string {
 	return env
 }
 
+// activity is when output was last read or handled, and how many lines
+// are being handled now: the drain after the pilot exits waits for as long
+// as there is progress.
+type activity struct {
+	at   atomic.Int64 // Unix nanoseconds
+	busy atomic.Int32
+}
+
+func (a *activity) touch() { a.at.Store(time.Now().UnixNano()) }
+
+// idle is how long nothing was read or handled; 0 while a line is handled.
+func (a *activity) idle() time.Duration {
+	if a.busy.Load() > 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, a.at.Load()))
+}
+
 // readLines calls fn with each line of r, without its line ending. Lines
-// longer than maxLine are cut to maxLine.
-func readLines(r io.Reader, fn func([]byte)) {
+// longer than maxLine are cut to maxLine. act records its progress.
+func readLines(r io.Reader, act *activity, fn func([]byte)) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
+		act.touch()
 		if room := maxLine - len(line); len(chunk) > room {
 			line = append(line, chunk[:room]...)
 		} else {
@@ -249,7 +284,10 @@ func readLines(r io.Reader, fn func([]byte)) {
 			continue
 		}
 		if len(line) > 0 {
+			act.busy.Add(1)
 			fn(trimEOL(line))
+			act.busy.Add(-1)
+			act.touch()
 		}
 		if cap(line) > 1<<20 {
 			line = nil // do not keep a huge buffer for the rest of the run
