@@ -124,8 +124,9 @@ type Claimed struct {
 
 // Claim hands the oldest queued run the rover can take to it, or returns
 // nil when there is none. kinds are the pilot kinds it has; tags its tags.
-// It is one statement (ClaimRun): the claim, its feed row and what the
-// answer needs, in one round trip.
+// It is one call of ufo_claim (migration 0014): the claim, its feed row
+// and what the answer needs, in one round trip; a claim that finds nothing
+// stops after the claim's UPDATE. A revoked rover is refused.
 func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
 	token := app.NewToken("ufoc_")
 	out := Claimed{Token: token}
@@ -134,9 +135,8 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 	var attempt *int
 	var followUp *bool
 	var op, mission, pilot []byte
-	var emitted int
 	err := s.pool.QueryRow(ctx, q("ClaimRun"), fleetID, kinds, tags, roverID, app.HashToken(token), lease.Seconds()).
-		Scan(&active, &runID, &attempt, &prompt, &resume, &followUp, &op, &mission, &pilot, &emitted)
+		Scan(&active, &runID, &attempt, &prompt, &resume, &followUp, &op, &mission, &pilot)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -22,42 +22,9 @@ UPDATE runs SET cancel_requested = true, failure_message = $2
 WHERE id = $1 AND status IN ('claimed', 'running');
 
 -- name: ClaimRun
--- Claims the oldest queued run the rover can take, writes its feed row and
--- answers with what the claim answer needs, in one statement. It answers
--- one row: active is false for a revoked rover, which claims nothing (its
--- token may still be in a server's cache for a moment: see
--- Store.AuthenticateRover); id is NULL when there was nothing to claim.
-WITH me AS (
-    SELECT EXISTS (SELECT 1 FROM rovers WHERE id = $4 AND revoked_at IS NULL) AS active
-),
-next AS (
-    SELECT id FROM runs
-    WHERE fleet_id = $1 AND status = 'queued'
-      AND pilot_kind = ANY ($2::text[]) AND required_tags <@ $3::text[]
-      AND (SELECT active FROM me)
-    ORDER BY queued_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-claimed AS (
-    UPDATE runs r SET status = 'claimed', rover_id = $4, claim_token_hash = $5, attempt = r.attempt + 1,
-        claimed_at = now(), lease_expires_at = now() + make_interval(secs => $6), seq_base = r.last_seq
-    FROM next WHERE r.id = next.id
-    RETURNING r.id, r.fleet_id, r.operation_id, r.pilot_id, r.attempt, r.prompt, r.resume_session_id, r.follow_up
-),
-feed AS (
-    SELECT ufo_emit(jsonb_build_array(jsonb_build_object('f', c.fleet_id, 'k', 'run.claimed', 's', c.id,
-        'd', jsonb_build_object('operation_id', c.operation_id, 'rover_id', $4::uuid, 'attempt', c.attempt))))
-    FROM claimed c
-)
-SELECT me.active, c.id, c.attempt, c.prompt, c.resume_session_id, c.follow_up,
-    to_jsonb(o) AS operation, to_jsonb(m) AS mission, to_jsonb(p) AS pilot,
-    (SELECT count(*) FROM feed) AS emitted
-FROM me
-LEFT JOIN (claimed c
-    JOIN operation_view o ON o.id = c.operation_id
-    JOIN missions m ON m.id = o.mission_id
-    LEFT JOIN pilots p ON p.id = c.pilot_id) ON true;
+-- See ufo_claim (migration 0014).
+SELECT v_active, v_run, v_attempt, v_prompt, v_resume, v_follow_up, v_operation, v_mission, v_pilot
+FROM ufo_claim($1, $2, $3, $4, $5, $6);
 
 -- name: FinishRun
 UPDATE runs SET status = $2, finished_at = now(), lease_expires_at = NULL, claim_token_hash = NULL,
