@@ -76,10 +76,18 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 		// Everything is known: the writes, and the read of the result, go
 		// with the commit.
 		id := app.NewID()
-		err := later(ctx, tx, stmt(q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
+		// Without labels, the answer is what was inserted: no read of
+		// operation_view (a fifth of a creation's cost in the database).
+		out = app.Operation{ID: id, FleetID: fleetID, MissionID: in.MissionID, MissionKey: key, Number: number,
+			Code: code, Title: in.Title, Body: in.Body, Status: status, Priority: in.Priority,
+			AssigneeType: in.AssigneeType, AssigneeID: in.AssigneeID, ParentID: in.ParentID, Labels: []string{},
+			IssueURL: in.IssueURL, SlackChannel: in.SlackChannel, SlackTS: in.SlackTS, Branch: branch,
+			CreatedBy: in.CreatedBy}
+		insert := stmt(q("InsertOperation"), fleetID, in.MissionID, number, in.Title, in.Body, status,
 			in.Priority, in.AssigneeType, in.AssigneeID, in.ParentID, in.IssueURL, in.SlackChannel, in.SlackTS,
-			branch, in.CreatedBy, id))
-		if err != nil {
+			branch, in.CreatedBy, id)
+		insert.QueryRow(func(row pgx.Row) error { return row.Scan(&out.CreatedAt, &out.UpdatedAt, &out.PRURL) })
+		if err := later(ctx, tx, insert); err != nil {
 			return err
 		}
 		if err := addLabels(ctx, tx, fleetID, id, in.Labels); err != nil {
@@ -96,6 +104,9 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 			if err := later(ctx, tx, run); err != nil {
 				return err
 			}
+		}
+		if len(in.Labels) == 0 {
+			return nil
 		}
 		find := stmt(q("FindOperation"), fleetID, id)
 		find.Query(scanOne(&out))

@@ -251,3 +251,45 @@ func TestFeedKeepsOrderOfSettling(t *testing.T) {
 		t.Errorf("feed after a cancel = %v, want run.canceled then operation.updated", kinds)
 	}
 }
+
+// CreateOperation answers without reading operation_view when there are
+// no labels: its answer must be what a read answers afterwards.
+func TestCreateOperationAnswersAsStored(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	fleet := newFleet(t, s)
+	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Answers", Key: "ANS", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "parent", Body: "b", Priority: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "exec"
+	inputs := []OperationInput{
+		{MissionID: m.ID, Title: "by pilot name", Body: "do it", AssigneeType: "pilot", AssigneeID: &name, ParentID: &parent.ID,
+			IssueURL: "https://example.com/i/1", SlackChannel: "C1", SlackTS: "1.2", Priority: 3},
+		{MissionID: m.ID, Title: "by pilot id", AssigneeType: "pilot", AssigneeID: &p.ID},
+		{MissionID: m.ID, Title: "with labels", Labels: []string{"b", "a"}},
+	}
+	for _, in := range append([]OperationInput{{MissionID: m.ID, Title: "plain"}}, inputs...) {
+		got, err := s.CreateOperation(ctx, fleet, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, err := s.FindOperation(ctx, fleet, got.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(read)
+		if string(a) != string(b) {
+			t.Errorf("created %q:\nanswer %s\nread   %s", in.Title, a, b)
+		}
+	}
+}

@@ -8,7 +8,8 @@ RETURNING next_number, key, branch_prefix;
 -- insert can go with the commit.
 INSERT INTO operations (id, fleet_id, mission_id, number, title, body, status, priority,
     assignee_type, assignee_id, parent_id, issue_url, slack_channel, slack_ts, branch, created_by)
-VALUES ($16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+VALUES ($16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING created_at, updated_at, pr_url;
 
 -- name: FindOperation
 SELECT * FROM operation_view WHERE fleet_id = $1 AND id = $2;
