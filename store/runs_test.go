@@ -12,19 +12,28 @@ import (
 	"github.com/ufo-run/ufo/store/pgtest"
 )
 
+// missionWithPilot makes a fleet with a mission of the given key and an
+// exec pilot named exec.
+func missionWithPilot(t *testing.T, s *Store, key string) (fleet string, m app.Mission, p app.Pilot) {
+	t.Helper()
+	ctx := context.Background()
+	fleet = newFleet(t, s)
+	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: key, Key: key, BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleet, m, p
+}
+
 // claimedRun queues one run in a new fleet and has a rover claim it.
 func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
 	t.Helper()
 	ctx := context.Background()
-	fleet := newFleet(t, s)
-	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Leases", Key: "LSE", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet, m, p := missionWithPilot(t, s, "LSE")
 	if _, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "lease", AssigneeType: "pilot", AssigneeID: &p.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,15 +226,7 @@ func TestRunCallWithoutTokenIsRefused(t *testing.T) {
 func TestFeedKeepsOrderOfSettling(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
-	fleet := newFleet(t, s)
-	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Order", Key: "ORD", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet, m, p := missionWithPilot(t, s, "ORD")
 	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "cancel me", AssigneeType: "pilot", AssigneeID: &p.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -257,15 +258,7 @@ func TestFeedKeepsOrderOfSettling(t *testing.T) {
 func TestCreateOperationAnswersAsStored(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
-	fleet := newFleet(t, s)
-	m, err := s.CreateMission(ctx, app.Mission{FleetID: fleet, Name: "Answers", Key: "ANS", BaseBranch: "main", BranchPrefix: "ufo/", Reviewers: []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.CreatePilot(ctx, app.Pilot{FleetID: fleet, Name: "exec", Kind: app.KindExec, Settings: json.RawMessage(`{"command":"true"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet, m, p := missionWithPilot(t, s, "ANS")
 	parent, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "parent", Body: "b", Priority: 2})
 	if err != nil {
 		t.Fatal(err)
