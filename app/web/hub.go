@@ -30,19 +30,24 @@ type Hub struct {
 
 	// What the hub knows of each fleet's queue. gen counts the fleet's
 	// queued-run notifications (epoch those of every fleet: a reconnect
-	// may have missed some); empty remembers, per group, the last claim
-	// that found nothing and the count it started under. While neither
-	// moved, the queue holds nothing for the group, and a claim can wait
-	// for a wake-up without asking the database first.
-	gen   map[string]uint64
-	epoch uint64
-	empty map[string]map[string]emptyClaim // fleet → group
+	// may have missed some); claims counts, per group, the runs its
+	// waiters claimed through this hub; empty remembers, per group, the
+	// last claim that found nothing and the counts it started under.
+	// While every run queued since was claimed by the group itself, the
+	// queue holds nothing for the group, and a claim can wait for a
+	// wake-up without asking the database first. (Claims made through
+	// other servers are not counted here: they only make the hub ask the
+	// database more often.)
+	gen    map[string]uint64
+	epoch  uint64
+	claims map[string]map[string]uint64     // fleet → group
+	empty  map[string]map[string]emptyClaim // fleet → group
 }
 
 // emptyClaim is a claim that found nothing for its group.
 type emptyClaim struct {
-	gen, epoch uint64
-	at         time.Time
+	gen, epoch, claims uint64
+	at                 time.Time
 }
 
 // emptyFor bounds how long a claim that found nothing stands for its
@@ -61,7 +66,7 @@ type subscriber struct {
 func NewHub(url string, st *store.Store, log *slog.Logger) *Hub {
 	return &Hub{url: url, store: st, log: log, waiters: map[string]map[string][]*RunWaiter{},
 		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{}),
-		gen: map[string]uint64{}, empty: map[string]map[string]emptyClaim{}}
+		gen: map[string]uint64{}, claims: map[string]map[string]uint64{}, empty: map[string]map[string]emptyClaim{}}
 }
 
 // Ready is closed once the hub listens.
@@ -198,43 +203,58 @@ func (w *RunWaiter) Stop() {
 }
 
 // QueueEmpty reports whether a claim of this waiter's group found nothing
-// less than emptyFor ago, with no run queued in the fleet since: a claim
-// now would find nothing too. It returns the state to pass to NothingQueued
-// after a claim started now finds nothing.
+// less than emptyFor ago, and every run queued in the fleet since was
+// claimed by the group through this hub: a claim now would find nothing
+// too. It returns the state to pass to NothingQueued after a claim started
+// now finds nothing.
 func (w *RunWaiter) QueueEmpty() (empty bool, seen QueueState) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	seen = QueueState{gen: h.gen[w.fleet], epoch: h.epoch}
-	e, ok := h.empty[w.fleet][w.group]
-	return ok && e.gen == seen.gen && e.epoch == seen.epoch && time.Since(e.at) < emptyFor, seen
+	seen = QueueState{gen: h.gen[w.fleet], epoch: h.epoch, claims: h.claims[w.fleet][w.group]}
+	return h.knownEmptyLocked(w.fleet, w.group), seen
+}
+
+func (h *Hub) knownEmptyLocked(fleet, group string) bool {
+	e, ok := h.empty[fleet][group]
+	return ok && e.epoch == h.epoch && time.Since(e.at) < emptyFor &&
+		h.gen[fleet]-e.gen <= h.claims[fleet][group]-e.claims
 }
 
 // QueueState is what the hub had heard of a fleet's queue when a claim
 // started.
-type QueueState struct{ gen, epoch uint64 }
+type QueueState struct{ gen, epoch, claims uint64 }
 
 // NothingQueued records that a claim of this waiter's group, started under
-// seen, found nothing. A run queued since then keeps it from counting.
+// seen, found nothing. Runs queued since then count against it until the
+// group claims as many.
 func (w *RunWaiter) NothingQueued(seen QueueState) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.gen[w.fleet] != seen.gen || h.epoch != seen.epoch {
+	if h.epoch != seen.epoch {
 		return
 	}
 	if h.empty[w.fleet] == nil {
 		h.empty[w.fleet] = map[string]emptyClaim{}
 	}
-	h.empty[w.fleet][w.group] = emptyClaim{gen: seen.gen, epoch: seen.epoch, at: time.Now()}
+	h.empty[w.fleet][w.group] = emptyClaim{gen: seen.gen, epoch: seen.epoch, claims: seen.claims, at: time.Now()}
 }
 
-// Claimed hands the wake-up on after this waiter claimed a run: another
-// run may be waiting for the next waiter of the group.
+// Claimed counts a run this waiter claimed, and hands the wake-up on to
+// the next waiter of the group unless the group's queue is known empty:
+// another run may be waiting.
 func (w *RunWaiter) Claimed() {
-	w.h.mu.Lock()
-	defer w.h.mu.Unlock()
-	w.h.wakeOneLocked(w.fleet, w.group, w)
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.claims[w.fleet] == nil {
+		h.claims[w.fleet] = map[string]uint64{}
+	}
+	h.claims[w.fleet][w.group]++
+	if !h.knownEmptyLocked(w.fleet, w.group) {
+		h.wakeOneLocked(w.fleet, w.group, w)
+	}
 }
 
 // wakeFleet wakes one waiter of each group of the fleet, which has a run
@@ -243,7 +263,6 @@ func (h *Hub) wakeFleet(fleet string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gen[fleet]++
-	delete(h.empty, fleet)
 	for group := range h.waiters[fleet] {
 		h.wakeOneLocked(fleet, group, nil)
 	}

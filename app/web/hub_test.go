@@ -155,3 +155,59 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 		t.Fatal("an empty claim older than emptyFor still counted")
 	}
 }
+
+// A run queued and then claimed by the group itself leaves the group's
+// queue known empty: the rover back from its run waits without asking the
+// database. A run claimed by another group, or not yet claimed, does not.
+func TestHubCountsItsGroupsClaims(t *testing.T) {
+	h := NewHub("", nil, slog.New(slog.DiscardHandler))
+	w := h.WaitRun("f1", []string{"exec"}, []string{"linux"})
+	defer w.Stop()
+	next := h.WaitRun("f1", []string{"exec"}, []string{"linux"})
+	defer next.Stop()
+	gpu := h.WaitRun("f1", []string{"exec"}, []string{"gpu"})
+	defer gpu.Stop()
+
+	_, seen := w.QueueEmpty()
+	w.NothingQueued(seen)
+	h.wakeFleet("f1") // a run is queued
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("known empty with a run queued and not claimed")
+	}
+	gpu.Claimed() // another group claimed something
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("known empty after another group's claim")
+	}
+	drain(next.C)
+	w.Claimed()
+	if empty, _ := w.QueueEmpty(); !empty {
+		t.Fatal("not known empty after the group claimed the one run queued")
+	}
+	select {
+	case <-next.C:
+		t.Fatal("a claim handed the wake-up on although the group's queue is known empty")
+	default:
+	}
+
+	// Two runs queued, one claimed: the other may still wait.
+	h.wakeFleet("f1")
+	h.wakeFleet("f1")
+	drain(next.C)
+	w.Claimed()
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("known empty with a second run queued")
+	}
+	select {
+	case <-next.C:
+	default:
+		t.Fatal("a claim did not hand the wake-up on while another run may wait")
+	}
+}
+
+// drain empties a waiter's wake-up channel.
+func drain(c <-chan struct{}) {
+	select {
+	case <-c:
+	default:
+	}
+}
