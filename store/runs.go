@@ -90,23 +90,13 @@ func (s *Store) CancelRun(ctx context.Context, fleetID, runID string) (app.Run, 
 // settleOperation moves an operation after its run ended: success hands it
 // to review; failure or cancel returns it to backlog unless a person already
 // closed it, or another run of it is already under way (a reassignment).
+// The caller holds the operation's row locked. It is ufo_settle (migration
+// 0012), sent with the COMMIT after the feed rows emitted so far.
 func settleOperation(ctx context.Context, tx querier, fleetID, opID, runID, runStatus string) error {
-	var status string
-	var others int
-	if err := tx.QueryRow(ctx, q("OperationStatusAndOtherRuns"), opID, runID).Scan(&status, &others); err != nil {
-		return err
-	}
-	return settleFrom(ctx, tx, fleetID, opID, status, others, runStatus)
-}
-
-// settleFrom is settleOperation once the operation's status (its row
-// locked) and its other active runs are known: ufo_settle (migration
-// 0012), sent with the COMMIT.
-func settleFrom(ctx context.Context, tx querier, fleetID, opID, status string, others int, runStatus string) error {
 	if err := emittedBySQL(tx); err != nil {
 		return err
 	}
-	return later(ctx, tx, stmt(q("SettleOperation"), fleetID, opID, status, others, runStatus))
+	return later(ctx, tx, stmt(q("SettleOperation"), fleetID, opID, runID, runStatus))
 }
 
 // Claimed is a run a rover just claimed, with what the claim answer needs.

@@ -73,13 +73,6 @@ WHERE run_id = $1 AND fleet_id = $2 AND seq > $3
 ORDER BY seq
 LIMIT $4;
 
--- name: OperationStatusAndOtherRuns
--- The operation's status (locking its row) and how many of its runs other
--- than $2 are still active.
-SELECT o.status, (SELECT count(*) FROM runs
-                  WHERE operation_id = $1 AND id <> $2 AND status IN ('queued', 'claimed', 'running'))
-FROM operations o WHERE o.id = $1 FOR UPDATE OF o;
-
 -- name: ReleaseClaim
 UPDATE runs SET status = 'queued', attempt = attempt - 1, rover_id = NULL, claim_token_hash = NULL,
     lease_expires_at = NULL, claimed_at = NULL
@@ -102,5 +95,11 @@ SELECT v_cancel, v_last FROM ufo_append_events($1, $2, $3, $4, $5, $6, $7, $8);
 SELECT ufo_complete_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: SettleOperation
--- See ufo_settle (migration 0012).
-SELECT ufo_emit(ufo_settle($1, $2, $3, $4, $5));
+-- The operation's next status after its run $3 ended as (or went back to)
+-- $4, from the operation's status and how many of its other runs are
+-- active, with its feed row (see ufo_settle, migration 0012). The caller
+-- holds the operation's row locked.
+SELECT ufo_emit(ufo_settle(o.fleet_id, o.id, o.status,
+    (SELECT count(*) FROM runs r
+     WHERE r.operation_id = o.id AND r.id <> $3 AND r.status IN ('queued', 'claimed', 'running')), $4))
+FROM operations o WHERE o.fleet_id = $1 AND o.id = $2;
