@@ -39,26 +39,35 @@ const lifecycleSteps = 5
 // the same cluster divided by the write transactions the server spent per
 // run.
 func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
+	// The ceiling is measured in two halves, just before and just after the
+	// protocol runs: this machine's speed drifts by tens of percent over a
+	// minute, and the mean of both sides follows the drift better than one
+	// window taken later.
+	before, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
 	proto, err := b.lifecycle(ctx, "throughput", b.cfg.ThroughputRuns, b.protoRovers)
 	if err != nil {
 		return nil, err
 	}
+	after, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	txps := (before + after) / 2
 	full, err := b.lifecycle(ctx, "runtime", b.cfg.RuntimeRuns, func(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
 		return b.startRovers(ctx, rovers, "runtime", noopPilot, h)
 	})
 	if err != nil {
 		return nil, err
 	}
-	txps, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime)
-	if err != nil {
-		return nil, fmt.Errorf("ceiling: %w", err)
-	}
 	row := func(name string, l lifecycleRun, bound float64, what string) Figure {
 		note := fmt.Sprintf("%d runs in %s, %d rovers (%s); the server spent %.1f write transactions per run (xids); "+
-			"ceiling = %.0f single-row UPDATE tx/s on %d connections ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
+			"ceiling = %.0f single-row UPDATE tx/s on %d connections (mean of %.0f before and %.0f after the protocol runs) ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
 			"%d clients creating; a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; %s; "+
 			"jobs pending for the worker at the end: %d",
-			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, l.writes,
+			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, before, after, l.writes,
 			lifecycleSteps, txps/lifecycleSteps, creators, l.queued, l.starting, l.flying, l.cpu, l.waits, l.backlog)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
@@ -86,7 +95,8 @@ func (l lifecycleRun) rate() float64 { return float64(l.runs) / l.took.Seconds()
 type roverStarter func(ctx context.Context, rovers []enrolled, h *hooks) (stop func(), err error)
 
 // lifecycle creates and assigns n operations from several clients at once
-// and times them until the rovers completed all n.
+// and times them until the rovers completed all n, after an untimed
+// warm-up batch through the same fleet and rovers.
 func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverStarter) (lifecycleRun, error) {
 	out := lifecycleRun{runs: n}
 	tb, err := b.newFleet(ctx, what)
@@ -106,10 +116,11 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, err
 	}
 	var completed atomic.Int64
-	done := make(chan struct{})
+	var target atomic.Int64
+	reached := make(chan struct{}, 1)
 	stop, err := start(ctx, rovers, &hooks{onComplete: func() {
-		if completed.Add(1) == int64(n) {
-			close(done)
+		if completed.Add(1) == target.Load() {
+			reached <- struct{}{}
 		}
 	}})
 	if err != nil {
@@ -120,6 +131,50 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, err
 	}
 	time.Sleep(500 * time.Millisecond) // every rover is in its long-poll
+	// push creates and assigns count operations from every creator at once
+	// and waits until the rovers completed them.
+	var created atomic.Int64
+	push := func(count int) error {
+		last := created.Load() + int64(count)
+		target.Store(last)
+		errc := make(chan error, creators)
+		for _, m := range missions {
+			go func() {
+				for {
+					i := created.Add(1)
+					if i > last {
+						errc <- nil
+						return
+					}
+					if _, _, err := tb.assign(ctx, m, fmt.Sprintf("%s %d", what, i)); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+		for range creators {
+			if err := <-errc; err != nil {
+				return err
+			}
+		}
+		created.Store(last)
+		select {
+		case <-reached:
+			return nil
+		case <-time.After(10 * time.Minute):
+			return fmt.Errorf("%d of %d runs completed within 10 minutes", completed.Load(), last)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// A warm-up, untimed, as the ceiling has one: the server's connections
+	// are opened, and each has compiled the functions and planned the
+	// statements of a run, as they are in a server that has been up a while.
+	warm := max(n/10, 2*creators)
+	if err := push(warm); err != nil {
+		return out, fmt.Errorf("warm-up: %w", err)
+	}
 	xid0, err := b.nextXID(ctx)
 	if err != nil {
 		return out, err
@@ -129,34 +184,8 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, err
 	}
 	t0, cpu0 := time.Now(), markCPU()
-	errc := make(chan error, creators)
-	var next atomic.Int64
-	for _, m := range missions {
-		go func() {
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					errc <- nil
-					return
-				}
-				if _, _, err := tb.assign(ctx, m, fmt.Sprintf("%s %d", what, i)); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	for range creators {
-		if err := <-errc; err != nil {
-			return out, err
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Minute):
-		return out, fmt.Errorf("%d of %d runs completed within 10 minutes", completed.Load(), n)
-	case <-ctx.Done():
-		return out, ctx.Err()
+	if err := push(n); err != nil {
+		return out, err
 	}
 	out.took = time.Since(t0)
 	out.cpu = cpu0.since()
@@ -173,9 +202,9 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if err != nil {
 		return out, err
 	}
-	if inReview != n || withDiff != n {
+	if total := int(created.Load()); inReview != total || withDiff != total {
 		return out, fmt.Errorf("%s: after %d completions, %d operations in review and %d artifacts with a one-file diff, want %d each",
-			what, n, inReview, withDiff, n)
+			what, completed.Load(), inReview, withDiff, total)
 	}
 	if err := b.st.Pool().QueryRow(ctx, "SELECT count(*) FROM jobs WHERE status = 'pending'").Scan(&out.backlog); err != nil {
 		return out, err
@@ -185,7 +214,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		avg(extract(epoch FROM claimed_at - queued_at)) * 1000,
 		avg(extract(epoch FROM started_at - claimed_at)) * 1000,
 		avg(extract(epoch FROM finished_at - started_at)) * 1000
-		FROM runs WHERE fleet_id = $1`, tb.fleet).Scan(&out.queued, &out.starting, &out.flying)
+		FROM runs WHERE fleet_id = $1 AND queued_at >= $2`, tb.fleet, t0).Scan(&out.queued, &out.starting, &out.flying)
 	return out, err
 }
 
