@@ -30,21 +30,30 @@ type Hub struct {
 
 	// What the hub knows of each fleet's queue. gen counts the fleet's
 	// queued-run notifications (epoch those of every fleet: a reconnect
-	// may have missed some); claims counts, per group, the runs its
-	// waiters claimed through this hub; empty remembers, per group, the
-	// last claim that found nothing and the counts it started under.
-	// While every run queued since was claimed by the group itself, the
-	// queue holds nothing for the group, and a claim can wait for a
+	// may have missed some); queues holds, per fleet and group, the claims
+	// made through this hub and the last claim that found nothing. While
+	// every run queued since that claim was claimed by the group itself,
+	// the queue holds nothing for the group, and a claim can wait for a
 	// wake-up without asking the database first. (Claims made through
 	// other servers are not counted here: they only make the hub ask the
 	// database more often.)
 	gen    map[string]uint64
 	epoch  uint64
-	claims map[string]map[string]uint64     // fleet → group
-	empty  map[string]map[string]emptyClaim // fleet → group
+	queues map[queueKey]*queueState
 }
 
-// emptyClaim is a claim that found nothing for its group.
+type queueKey struct{ fleet, group string }
+
+// queueState is what the hub knows of one group's queue in a fleet.
+type queueState struct {
+	claims   uint64 // claims of the group that got a run
+	inflight uint64 // claims of the group under way
+	empty    emptyClaim
+}
+
+// emptyClaim is a claim that found nothing for its group: gen and epoch as
+// the claim started, and the claims that cannot have been of runs queued
+// after it (all those counted, or under way, when it ended).
 type emptyClaim struct {
 	gen, epoch, claims uint64
 	at                 time.Time
@@ -66,7 +75,7 @@ type subscriber struct {
 func NewHub(url string, st *store.Store, log *slog.Logger) *Hub {
 	return &Hub{url: url, store: st, log: log, waiters: map[string]map[string][]*RunWaiter{},
 		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{}),
-		gen: map[string]uint64{}, claims: map[string]map[string]uint64{}, empty: map[string]map[string]emptyClaim{}}
+		gen: map[string]uint64{}, queues: map[queueKey]*queueState{}}
 }
 
 // Ready is closed once the hub listens.
@@ -205,55 +214,71 @@ func (w *RunWaiter) Stop() {
 // QueueEmpty reports whether a claim of this waiter's group found nothing
 // less than emptyFor ago, and every run queued in the fleet since was
 // claimed by the group through this hub: a claim now would find nothing
-// too. It returns the state to pass to NothingQueued after a claim started
-// now finds nothing.
-func (w *RunWaiter) QueueEmpty() (empty bool, seen QueueState) {
+// too. Until is when that stops counting: a claim that waits on it must
+// look again then, unless woken before.
+func (w *RunWaiter) QueueEmpty() (empty bool, until time.Time) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	seen = QueueState{gen: h.gen[w.fleet], epoch: h.epoch, claims: h.claims[w.fleet][w.group]}
-	return h.knownEmptyLocked(w.fleet, w.group), seen
+	q := h.queueLocked(w.fleet, w.group)
+	return h.knownEmptyLocked(w.fleet, q), q.empty.at.Add(emptyFor)
 }
 
-func (h *Hub) knownEmptyLocked(fleet, group string) bool {
-	e, ok := h.empty[fleet][group]
-	return ok && e.epoch == h.epoch && time.Since(e.at) < emptyFor &&
-		h.gen[fleet]-e.gen <= h.claims[fleet][group]-e.claims
+func (h *Hub) queueLocked(fleet, group string) *queueState {
+	k := queueKey{fleet, group}
+	q := h.queues[k]
+	if q == nil {
+		q = &queueState{}
+		h.queues[k] = q
+	}
+	return q
+}
+
+func (h *Hub) knownEmptyLocked(fleet string, q *queueState) bool {
+	e := q.empty
+	return !e.at.IsZero() && e.epoch == h.epoch && time.Since(e.at) < emptyFor &&
+		h.gen[fleet]-e.gen <= q.claims-min(e.claims, q.claims)
 }
 
 // QueueState is what the hub had heard of a fleet's queue when a claim
 // started.
-type QueueState struct{ gen, epoch, claims uint64 }
+type QueueState struct{ gen, epoch uint64 }
 
-// NothingQueued records that a claim of this waiter's group, started under
-// seen, found nothing. Runs queued since then count against it until the
-// group claims as many.
-func (w *RunWaiter) NothingQueued(seen QueueState) {
+// ClaimStarted records a claim of this waiter's group going to the
+// database; pass what it returns to ClaimFinished.
+func (w *RunWaiter) ClaimStarted() QueueState {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.epoch != seen.epoch {
-		return
-	}
-	if h.empty[w.fleet] == nil {
-		h.empty[w.fleet] = map[string]emptyClaim{}
-	}
-	h.empty[w.fleet][w.group] = emptyClaim{gen: seen.gen, epoch: seen.epoch, claims: seen.claims, at: time.Now()}
+	h.queueLocked(w.fleet, w.group).inflight++
+	return QueueState{gen: h.gen[w.fleet], epoch: h.epoch}
 }
 
-// Claimed counts a run this waiter claimed, and hands the wake-up on to
-// the next waiter of the group unless the group's queue is known empty:
-// another run may be waiting.
-func (w *RunWaiter) Claimed() {
+// ClaimFinished records how a claim started under seen ended: ok when it
+// did not fail, found when it got a run.
+//
+// A claim that got a run is counted, and hands the wake-up on to the next
+// waiter of the group unless the group's queue is known empty: another
+// run may be waiting.
+//
+// A claim that found nothing stands for the group until a run is queued
+// after it started. The runs queued before can still be claimed by the
+// group's other claims under way (it skipped the runs they had locked), so
+// those, and all counted already, never count for runs queued after.
+func (w *RunWaiter) ClaimFinished(seen QueueState, ok, found bool) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.claims[w.fleet] == nil {
-		h.claims[w.fleet] = map[string]uint64{}
-	}
-	h.claims[w.fleet][w.group]++
-	if !h.knownEmptyLocked(w.fleet, w.group) {
-		h.wakeOneLocked(w.fleet, w.group, w)
+	q := h.queueLocked(w.fleet, w.group)
+	q.inflight--
+	switch {
+	case found:
+		q.claims++
+		if !h.knownEmptyLocked(w.fleet, q) {
+			h.wakeOneLocked(w.fleet, w.group, w)
+		}
+	case ok && h.epoch == seen.epoch:
+		q.empty = emptyClaim{gen: seen.gen, epoch: seen.epoch, claims: q.claims + q.inflight, at: time.Now()}
 	}
 }
 
@@ -288,7 +313,6 @@ func (h *Hub) wakeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.epoch++
-	clear(h.empty)
 	for _, groups := range h.waiters {
 		for _, ws := range groups {
 			for _, w := range ws {

@@ -3,6 +3,7 @@ package web
 import (
 	"log/slog"
 	"testing"
+	"time"
 )
 
 func woken(ws ...*RunWaiter) (n int, which []int) {
@@ -52,7 +53,7 @@ func TestHubWakesOneWaiterPerGroup(t *testing.T) {
 	}
 
 	// The first claims: the next waiter is woken, never itself.
-	same[0].Claimed()
+	claim(same[0], true)
 	if n, which := woken(same...); n != 1 || which[0] != 1 {
 		t.Fatalf("after a claim %v were woken, want the second waiter", which)
 	}
@@ -105,11 +106,10 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	other := h.WaitRun("f2", []string{"exec"}, []string{"linux"})
 	defer other.Stop()
 
-	empty, seen := w.QueueEmpty()
-	if empty {
+	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("a queue nobody looked at is known empty")
 	}
-	w.NothingQueued(seen)
+	claim(w, false)
 	if empty, _ := w.QueueEmpty(); !empty {
 		t.Fatal("a claim that found nothing was not remembered")
 	}
@@ -128,28 +128,28 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 
 	// A claim that started before a run was queued found nothing, but
 	// says nothing of the queue now.
-	_, seen = w.QueueEmpty()
+	seen := w.ClaimStarted()
 	h.wakeFleet("f1")
-	w.NothingQueued(seen)
+	w.ClaimFinished(seen, true, false)
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("a claim older than the last queued run counted")
 	}
 
 	// A reconnect may have missed notifications of any fleet.
-	_, seen = other.QueueEmpty()
-	other.NothingQueued(seen)
+	claim(other, false)
 	h.wakeAll()
 	if empty, _ := other.QueueEmpty(); empty {
 		t.Fatal("still known empty after the hub reconnected")
 	}
 
 	// And it lasts emptyFor at most.
-	_, seen = w.QueueEmpty()
-	w.NothingQueued(seen)
+	claim(w, false)
+	empty, until := w.QueueEmpty()
+	if !empty || time.Until(until) > emptyFor || time.Until(until) < emptyFor/2 {
+		t.Fatalf("known empty %v until %v from now, want true until about %v", empty, time.Until(until), emptyFor)
+	}
 	h.mu.Lock()
-	e := h.empty["f1"][w.group]
-	e.at = e.at.Add(-emptyFor)
-	h.empty["f1"][w.group] = e
+	h.queues[queueKey{"f1", w.group}].empty.at = time.Now().Add(-emptyFor)
 	h.mu.Unlock()
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("an empty claim older than emptyFor still counted")
@@ -168,18 +168,17 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	gpu := h.WaitRun("f1", []string{"exec"}, []string{"gpu"})
 	defer gpu.Stop()
 
-	_, seen := w.QueueEmpty()
-	w.NothingQueued(seen)
+	claim(w, false)
 	h.wakeFleet("f1") // a run is queued
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("known empty with a run queued and not claimed")
 	}
-	gpu.Claimed() // another group claimed something
+	claim(gpu, true) // another group claimed something
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("known empty after another group's claim")
 	}
 	drain(next.C)
-	w.Claimed()
+	claim(w, true)
 	if empty, _ := w.QueueEmpty(); !empty {
 		t.Fatal("not known empty after the group claimed the one run queued")
 	}
@@ -193,7 +192,7 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	h.wakeFleet("f1")
 	h.wakeFleet("f1")
 	drain(next.C)
-	w.Claimed()
+	claim(w, true)
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("known empty with a second run queued")
 	}
@@ -202,6 +201,57 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	default:
 		t.Fatal("a claim did not hand the wake-up on while another run may wait")
 	}
+}
+
+// A claim that found nothing while another claim of its group was under
+// way skipped the run that one had locked: that run was queued before it
+// started, so its claim must not count for a run queued after. (It did,
+// and a run queued while every rover was busy then waited, unclaimed, for
+// a long poll to end.)
+func TestHubEmptyClaimBesideAnotherClaim(t *testing.T) {
+	h := NewHub("", nil, slog.New(slog.DiscardHandler))
+	a := h.WaitRun("f1", []string{"exec"}, nil)
+	defer a.Stop()
+	b := h.WaitRun("f1", []string{"exec"}, nil)
+	defer b.Stop()
+
+	h.wakeFleet("f1") // run 1 is queued
+	seenB := b.ClaimStarted()
+	seenA := a.ClaimStarted()
+	a.ClaimFinished(seenA, true, false) // skipped run 1, locked by b's claim
+	b.ClaimFinished(seenB, true, true)  // b got run 1
+	if empty, _ := a.QueueEmpty(); !empty {
+		t.Fatal("not known empty after the one run queued was claimed")
+	}
+	a.Stop()
+	b.Stop()
+	h.wakeFleet("f1") // run 2 is queued while no rover waits
+	c := h.WaitRun("f1", []string{"exec"}, nil)
+	defer c.Stop()
+	if empty, _ := c.QueueEmpty(); empty {
+		t.Fatal("a run queued after the empty claim is hidden by a claim of a run queued before it")
+	}
+
+	// Nor does a claim still under way when the empty one ended: it may
+	// have locked a run queued before, which the empty claim skipped.
+	seenC := c.ClaimStarted()
+	d := h.WaitRun("f1", []string{"exec"}, nil)
+	defer d.Stop()
+	claim(d, false)
+	h.wakeFleet("f1") // run 3 is queued
+	c.ClaimFinished(seenC, true, true)
+	if empty, _ := d.QueueEmpty(); empty {
+		t.Fatal("a claim under way when the empty claim ended counted for a run queued after")
+	}
+	claim(d, true) // run 3
+	if empty, _ := d.QueueEmpty(); !empty {
+		t.Fatal("not known empty once the run queued since was claimed")
+	}
+}
+
+// claim records a claim of w's group that found a run or nothing.
+func claim(w *RunWaiter, found bool) {
+	w.ClaimFinished(w.ClaimStarted(), true, found)
 }
 
 // drain empties a waiter's wake-up channel.

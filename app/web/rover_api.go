@@ -130,15 +130,17 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	for {
 		// A claim of this group just found nothing and no run was queued
 		// since: a rover that comes to claim waits for a wake-up without
-		// asking the database. A woken one always asks.
-		empty, seen := waiter.QueueEmpty()
+		// asking the database, and looks again when that stops counting.
+		// A woken one always asks.
 		var c *store.Claimed
 		var err error
-		if !empty || waiter.Woken {
+		var recheck *time.Timer
+		if empty, until := waiter.QueueEmpty(); empty && !waiter.Woken {
+			recheck = time.NewTimer(time.Until(until))
+		} else {
+			seen := waiter.ClaimStarted()
 			c, err = s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
-			if err == nil && c == nil {
-				waiter.NothingQueued(seen)
-			}
+			waiter.ClaimFinished(seen, err == nil, c != nil)
 		}
 		if err == nil {
 			waiter.Woken = false
@@ -151,7 +153,6 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c != nil {
-			waiter.Claimed()
 			s.metrics.claims.Inc()
 			ans, err := s.claimAnswer(r.Context(), c)
 			if err != nil {
@@ -169,13 +170,25 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-waiter.C:
 			waiter.Woken = true
+		case <-timerC(recheck):
 		case <-deadline.C:
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
 			return
 		}
+		if recheck != nil {
+			recheck.Stop()
+		}
 	}
+}
+
+// timerC is t's channel, or nil (never ready) without a timer.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
 }
 
 func (s *Server) claimAnswer(ctx context.Context, c *store.Claimed) (wire.Claim, error) {

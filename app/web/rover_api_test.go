@@ -255,6 +255,41 @@ func TestRevokedRoverInLongPoll(t *testing.T) {
 	gone.WantError("POST", "/api/rover/claim", "{}", 401, "unauthorized")
 }
 
+// TestKnownEmptyQueueIsLookedAtAgain: a claim that waits because its
+// group's queue is known empty looks again when that knowledge runs out
+// (a second), instead of sleeping through its long poll: a run can be
+// queued without a wake-up reaching this server (its notification lost
+// with a server that died between commit and notify).
+func TestKnownEmptyQueueIsLookedAtAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *web.Config) { c.LongPoll = 10 * time.Second })
+	c, fleet, mission, pilot := e.setup("recheck@example.com")
+	first, _ := e.enroll(c, fleet, wire.Profile{})
+	second, _ := e.enroll(c, fleet, wire.Profile{})
+	e.assign(c, fleet, mission, pilot, "queued again without a wake-up")
+	status, cl := claim(first, "2")
+	if status != 200 {
+		t.Fatalf("claim: %d", status)
+	}
+	if status, _ := claim(second, "0"); status != 204 {
+		t.Fatalf("claim with nothing queued: %d, want 204", status)
+	}
+	// The run goes back to the queue with no notification.
+	tag, err := e.Store.Pool().Exec(context.Background(),
+		"UPDATE runs SET status = 'queued', rover_id = NULL, claim_token_hash = NULL WHERE id = $1", cl.RunID)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("requeue: %v, %v", tag, err)
+	}
+	start := time.Now()
+	status, again := claim(second, "8")
+	if status != 200 || again.RunID != cl.RunID {
+		t.Fatalf("claim after a requeue nobody heard of: %d %+v, want the run", status, again)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("the claim got the run after %v: it slept on a stale empty queue", took)
+	}
+}
+
 // TestLeaseExpiry: a rover that stops reporting loses its run to the
 // sweeper; after three attempts the run fails with lease_lost, and a late
 // report from a former holder is refused.
