@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,5 +273,23 @@ func TestEmitNilData(t *testing.T) {
 	}
 	if data != "null" {
 		t.Fatalf("data %s, want null", data)
+	}
+}
+
+// The server's pool has 20 connections unless the URL says otherwise.
+func TestPoolSize(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct {
+		url  string
+		want int32
+	}{{url, 20}, {url + sep + "pool_max_conns=7", 7}, {url + sep + "pool_max_conns=40", 40}} {
+		if got := open(t, c.url).Pool().Config().MaxConns; got != c.want {
+			t.Errorf("%s: pool of %d connections, want %d", c.url, got, c.want)
+		}
 	}
 }
