@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // shown only as "internal error".
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	code := app.ErrorCode(err)
-	if code == app.EInternal && log != nil {
+	switch {
+	case code != app.EInternal || log == nil:
+	case errors.Is(err, context.Canceled):
+		// The caller hung up (or the server is stopping): nobody waits for
+		// the answer, and there is nothing to fix.
+		log.Debug("request given up", "err", err)
+	default:
 		log.Error("request failed", "err", err)
 	}
 	var body errorBody
