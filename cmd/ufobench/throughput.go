@@ -51,6 +51,10 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
+	floor, err := b.smallestCall(ctx, b.cfg.CeilingTime/2)
+	if err != nil {
+		return nil, fmt.Errorf("smallest call: %w", err)
+	}
 	after, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
@@ -73,8 +77,90 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	}
 	return []Figure{
 		row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess"),
+		vsCeiling("throughput", "2 smallest rover call", "calls/s", floor, txps, 0, false, fmt.Sprintf(
+			"heartbeats of %d rovers over HTTP, each one statement and one write transaction, as the run calls are: "+
+				"each costs %.1f single-row UPDATE transactions; at 0.25× a run may spend 4 per write transaction, "+
+				"and it spends %.1f (%.1f write transactions at %.0f runs/s against %.0f UPDATE tx/s)",
+			b.cfg.Rovers, txps/floor, txps/(proto.rate()*proto.writes), proto.writes, proto.rate(), txps)),
 		row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"),
 	}, nil
+}
+
+// smallestCall is the rate of the cheapest call a rover makes on a run it
+// holds, a heartbeat (one statement, one write transaction), with every
+// rover calling at once for d: what the run calls cost at the least,
+// beside the ceiling's single-row UPDATE.
+func (b *bench) smallestCall(ctx context.Context, d time.Duration) (float64, error) {
+	tb, err := b.newFleet(ctx, "floor")
+	if err != nil {
+		return 0, err
+	}
+	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
+	if err != nil {
+		return 0, err
+	}
+	for i := range rovers {
+		if _, _, err := tb.assign(ctx, tb.mission, fmt.Sprintf("floor %d", i)); err != nil {
+			return 0, err
+		}
+	}
+	type held struct {
+		r  *protoRover
+		cl *wire.Claim
+	}
+	hs := make([]held, len(rovers))
+	for i, rv := range rovers {
+		r := newProtoRover(b.base, rv.Token)
+		if err := r.connect(ctx); err != nil {
+			return 0, err
+		}
+		cl, err := r.claimOne(ctx)
+		if err != nil {
+			return 0, err
+		}
+		hs[i] = held{r, cl}
+	}
+	var n atomic.Int64
+	var counting atomic.Bool
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(hs))
+	for _, h := range hs {
+		go func() {
+			for rctx.Err() == nil {
+				if _, err := h.r.runCall(rctx, h.cl.RunID, "heartbeat", wire.RunCall{ClaimToken: h.cl.ClaimToken}); err != nil {
+					if rctx.Err() != nil {
+						err = nil
+					}
+					errc <- err
+					return
+				}
+				if counting.Load() {
+					n.Add(1)
+				}
+			}
+			errc <- nil
+		}()
+	}
+	time.Sleep(time.Second) // warm-up, as the ceiling's
+	counting.Store(true)
+	t0 := time.Now()
+	select {
+	case <-time.After(d):
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("a heartbeat loop stopped early")
+		}
+		return 0, err
+	}
+	rate := float64(n.Load()) / time.Since(t0).Seconds()
+	cancel()
+	for range hs {
+		if err := <-errc; err != nil {
+			return 0, err
+		}
+	}
+	return rate, nil
 }
 
 // lifecycleRun is one measured batch of runs.
