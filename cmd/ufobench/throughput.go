@@ -120,47 +120,16 @@ func (b *bench) smallestCall(ctx context.Context, d time.Duration) (float64, err
 		}
 		hs[i] = held{r, cl}
 	}
-	var n atomic.Int64
-	var counting atomic.Bool
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, len(hs))
-	for _, h := range hs {
-		go func() {
-			for rctx.Err() == nil {
-				if _, err := h.r.runCall(rctx, h.cl.RunID, "heartbeat", wire.RunCall{ClaimToken: h.cl.ClaimToken}); err != nil {
-					if rctx.Err() != nil {
-						err = nil
-					}
-					errc <- err
-					return
-				}
-				if counting.Load() {
-					n.Add(1)
-				}
+	return loopRate(ctx, len(hs), d, "a heartbeat loop", func(ctx context.Context, i int, done func()) error {
+		h := hs[i]
+		for ctx.Err() == nil {
+			if _, err := h.r.runCall(ctx, h.cl.RunID, "heartbeat", wire.RunCall{ClaimToken: h.cl.ClaimToken}); err != nil {
+				return err
 			}
-			errc <- nil
-		}()
-	}
-	time.Sleep(time.Second) // warm-up, as the ceiling's
-	counting.Store(true)
-	t0 := time.Now()
-	select {
-	case <-time.After(d):
-	case err := <-errc:
-		if err == nil {
-			err = errors.New("a heartbeat loop stopped early")
+			done()
 		}
-		return 0, err
-	}
-	rate := float64(n.Load()) / time.Since(t0).Seconds()
-	cancel()
-	for range hs {
-		if err := <-errc; err != nil {
-			return 0, err
-		}
-	}
-	return rate, nil
+		return nil
+	})
 }
 
 // lifecycleRun is one measured batch of runs.
@@ -459,29 +428,40 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 		return 0, err
 	}
 	defer pool.Exec(context.Background(), "DROP TABLE ufobench_rows")
+	return loopRate(ctx, conns, d, "an update loop", func(ctx context.Context, i int, done func()) error {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		for ctx.Err() == nil {
+			if _, err := c.Exec(ctx, "UPDATE ufobench_rows SET n = n + 1 WHERE id = $1", i+1); err != nil {
+				return err
+			}
+			done()
+		}
+		return nil
+	})
+}
+
+// loopRate runs n loops at once, each until its context ends, and returns
+// how many steps a second they made together (each calls done after a
+// step) over d, after a second of warm-up. A loop that fails, or stops
+// before the end, is an error; what, named in it.
+func loopRate(ctx context.Context, n int, d time.Duration, what string, loop func(ctx context.Context, i int, done func()) error) (float64, error) {
 	var count atomic.Int64
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, conns)
-	for id := 1; id <= conns; id++ {
+	errc := make(chan error, n)
+	for i := range n {
 		go func() {
-			c, err := pool.Acquire(rctx)
-			if err != nil {
-				errc <- err
-				return
+			err := loop(rctx, i, func() { count.Add(1) })
+			if rctx.Err() != nil {
+				err = nil // stopped, or failed as it was stopped
+			} else if err == nil {
+				err = fmt.Errorf("%s stopped early", what)
 			}
-			defer c.Release()
-			for rctx.Err() == nil {
-				if _, err := c.Exec(rctx, "UPDATE ufobench_rows SET n = n + 1 WHERE id = $1", id); err != nil {
-					if rctx.Err() != nil {
-						err = nil
-					}
-					errc <- err
-					return
-				}
-				count.Add(1)
-			}
-			errc <- nil
+			errc <- err
 		}()
 	}
 	time.Sleep(time.Second)
@@ -490,14 +470,16 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 	case <-time.After(d):
 	case err := <-errc:
 		if err == nil {
-			err = errors.New("an update loop stopped early")
+			err = ctx.Err() // the bench is being stopped
 		}
 		return 0, err
 	}
 	rate := float64(count.Load()-c0) / time.Since(t0).Seconds()
 	cancel()
-	for range conns {
-		<-errc
+	for range n {
+		if err := <-errc; err != nil {
+			return 0, err
+		}
 	}
 	return rate, nil
 }
