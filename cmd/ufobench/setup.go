@@ -43,8 +43,9 @@ type bench struct {
 	base      string // the server's URL, http://127.0.0.1:port
 	web       *web.Server
 	figures   []Figure
-	seq       int    // makes e-mail addresses and mission keys unique
-	loadStart string // the machine's load average at the start
+	seq       int            // makes e-mail addresses and mission keys unique
+	owner     http.CookieJar // signed in as the person who owns every fleet the bench makes
+	loadStart string         // the machine's load average at the start
 }
 
 func (b *bench) say(format string, args ...any) {
