@@ -207,16 +207,44 @@ func TestRevokedRoverActsOnNothingWhileItsTokenIsCached(t *testing.T) {
 	}
 }
 
-// The claim check refuses a missing token as it refuses a wrong one.
+// The claim check refuses a missing token as it refuses a wrong one, and
+// a refused call changes nothing.
 func TestRunCallWithoutTokenIsRefused(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
 	c, rv := claimedRun(t, s)
+	var lease0 time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT lease_expires_at FROM runs WHERE id = $1`, c.RunID).Scan(&lease0); err != nil {
+		t.Fatal(err)
+	}
 	for _, token := range [][]byte{nil, app.HashToken("ufoc_wrong")} {
-		_, err := s.pool.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, token, 60.0)
+		_, err := s.pool.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, token, 3600.0)
 		if !app.IsCode(translate(err), app.EConflict) {
 			t.Errorf("heartbeat with token hash %x = %v, want conflict", token, err)
 		}
+		_, err = s.pool.Exec(ctx, q("AppendEvents"), c.RunID, rv.RoverID, token, 3600.0,
+			[]int64{1}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"no"}`)}, []time.Time{time.Now()})
+		if !app.IsCode(translate(err), app.EConflict) {
+			t.Errorf("events with token hash %x = %v, want conflict", token, err)
+		}
+	}
+	var lease time.Time
+	var events int
+	err := s.pool.QueryRow(ctx, `SELECT lease_expires_at, (SELECT count(*) FROM run_events WHERE run_id = $1) FROM runs WHERE id = $1`, c.RunID).
+		Scan(&lease, &events)
+	if err != nil || !lease.Equal(lease0) || events != 0 {
+		t.Errorf("after refused calls: lease %v (was %v), %d events, %v; want both unchanged", lease, lease0, events, err)
+	}
+	// The rover's own token still works, and a finished run refuses it.
+	if _, last, err := s.AppendEvents(ctx, c.RunID, rv.RoverID, c.Token, time.Minute,
+		[]EventInput{{Seq: 1, Type: "text", Data: json.RawMessage(`{"text":"yes"}`)}}); err != nil || last != 1 {
+		t.Fatalf("events with the claim's token = %d, %v", last, err)
+	}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Heartbeat(ctx, c.RunID, rv.RoverID, c.Token, time.Minute); !app.IsCode(err, app.EConflict) {
+		t.Errorf("heartbeat on a finished run = %v, want conflict", err)
 	}
 }
 
