@@ -157,11 +157,11 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 }
 
 // A rover's calls on a run it holds are one statement each: functions of
-// migrations 0012, 0013 and 0015 that lock the run (and its operation,
-// first, for calls that change it), check the caller holds the run's
-// current claim, write, and write their feed rows. (Heartbeats and events
-// lock and check with their UPDATE of the run.) A refusal is SQLSTATE
-// UF409, a conflict, or UF401 for a revoked rover (see refused).
+// migrations 0012 to 0016 that lock the run (and its operation, first, for
+// calls that change it), check the caller holds the run's current claim in
+// the WHERE clause of their UPDATE of the run, write, and write their feed
+// rows. A refusal is SQLSTATE UF409, a conflict, or UF401 for a revoked
+// rover (see refused).
 
 // refused translates a run call's error. A rover found revoked is dropped
 // from the token cache, so that its next lookup answers 401 too.

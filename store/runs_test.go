@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -143,6 +144,49 @@ func TestClaimAnswersWithWhatItClaimed(t *testing.T) {
 	again, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute)
 	if err != nil || again != nil {
 		t.Errorf("second claim = %+v, %v; want nothing", again, err)
+	}
+}
+
+// Starting a run twice renews its lease and changes nothing else; its
+// completion hands the operation to review, with the feed rows of each
+// step once and in order.
+func TestStartTwiceThenComplete(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	for range 2 {
+		if cancel, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Hour); err != nil || cancel {
+			t.Fatalf("start = %v, %v", cancel, err)
+		}
+	}
+	var status, opStatus string
+	var lease time.Time
+	err := s.pool.QueryRow(ctx, `SELECT r.status, r.lease_expires_at, o.status FROM runs r JOIN operations o ON o.id = r.operation_id
+		WHERE r.id = $1`, c.RunID).Scan(&status, &lease, &opStatus)
+	if err != nil || status != app.RunRunning || opStatus != app.StatusRunning || time.Until(lease) < 50*time.Minute {
+		t.Fatalf("after two starts: run %s, operation %s, lease in %v (%v)", status, opStatus, time.Until(lease), err)
+	}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, FinalMessage: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.pool.QueryRow(ctx, `SELECT r.status, o.status FROM runs r JOIN operations o ON o.id = r.operation_id
+		WHERE r.id = $1`, c.RunID).Scan(&status, &opStatus)
+	if err != nil || status != app.RunSucceeded || opStatus != app.StatusInReview {
+		t.Fatalf("after completion: run %s, operation %s (%v)", status, opStatus, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT kind FROM events WHERE fleet_id = $1
+		AND (kind LIKE 'run.%' OR kind LIKE 'signal.%' OR kind = 'operation.updated') ORDER BY seq`, rv.FleetID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{"run.queued", "run.claimed", "run.started", "operation.updated", "run.succeeded", "signal.raised", "operation.updated"}
+	if err != nil || !slices.Equal(kinds, want) {
+		t.Errorf("feed = %v (%v), want %v", kinds, err, want)
+	}
+	// A completed run refuses another completion.
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
+		t.Errorf("second completion = %v, want conflict", err)
 	}
 }
 

@@ -142,7 +142,7 @@ func translate(err error) error {
 			return app.Errorf(app.ENotFound, "not found")
 		case "22P05", "22021", "22008", "22003":
 			return app.Errorf(app.EInvalid, "a value cannot be stored (a NUL character, invalid text or an out-of-range number)")
-		case "UF409": // refusals raised by the run-call functions (migrations 0012, 0013, 0015)
+		case "UF409": // refusals raised by the run-call functions (migrations 0012 to 0016)
 			return app.Errorf(app.EConflict, "%s", pe.Message)
 		case "UF401":
 			return app.Errorf(app.EUnauthorized, "%s", pe.Message)
