@@ -88,8 +88,8 @@ const touchEvery = 5 * time.Second
 // A token this store resolved less than roverFresh ago is not looked up
 // again: a busy rover makes several calls a second. Revocation still takes
 // effect at once for what a rover does, because every statement that acts
-// for a rover checks it is not revoked: ClaimRun, ufo_hold_run (under
-// every call on a run), ConnectRover and RevokeRover. A revoked rover is
+// for a rover checks it is not revoked: ClaimRun, the UPDATE of the run
+// in every call on a run, ConnectRover and RevokeRover. A revoked rover is
 // answered 401 and dropped from the cache.
 func (s *Store) AuthenticateRover(ctx context.Context, token string) (RoverIdentity, error) {
 	hash := app.HashToken(token)
