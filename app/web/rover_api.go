@@ -134,9 +134,9 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 		// A woken one always asks.
 		var c *store.Claimed
 		var err error
-		var recheck *time.Timer
+		var recheck <-chan time.Time // nil: never
 		if empty, until := waiter.QueueEmpty(); empty && !waiter.Woken {
-			recheck = time.NewTimer(time.Until(until))
+			recheck = time.After(time.Until(until)) // collected once unreachable, fired or not
 		} else {
 			seen := waiter.ClaimStarted()
 			c, err = s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
@@ -170,25 +170,14 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-waiter.C:
 			waiter.Woken = true
-		case <-timerC(recheck):
+		case <-recheck:
 		case <-deadline.C:
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
 			return
 		}
-		if recheck != nil {
-			recheck.Stop()
-		}
 	}
-}
-
-// timerC is t's channel, or nil (never ready) without a timer.
-func timerC(t *time.Timer) <-chan time.Time {
-	if t == nil {
-		return nil
-	}
-	return t.C
 }
 
 func (s *Server) claimAnswer(ctx context.Context, c *store.Claimed) (wire.Claim, error) {
