@@ -45,19 +45,31 @@ func markCPU() cpuMark {
 
 func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
-// cpuSince describes the CPU use between m and now: how busy the machine's
+// cpuUse is the CPU spent between two marks, in seconds: by the whole
+// machine (busy) and by this process (self); wall is the time between.
+type cpuUse struct{ wall, busy, idle, self float64 }
+
+func (m cpuMark) use() cpuUse {
+	n := markCPU()
+	return cpuUse{wall: n.at.Sub(m.at).Seconds(), busy: n.busy - m.busy, self: n.self - m.self, idle: n.idle - m.idle}
+}
+
+// since describes the CPU use between m and now: how busy the machine's
 // processors were, and how much of that was this process; the rest is
 // PostgreSQL's (and anything else running).
-func (m cpuMark) since() string {
-	n := markCPU()
-	wall := n.at.Sub(m.at).Seconds()
-	busy, idle := n.busy-m.busy, n.idle-m.idle
-	if wall <= 0 || busy+idle <= 0 {
+func (m cpuMark) since() string { return m.use().String() }
+
+func (u cpuUse) String() string {
+	if u.wall <= 0 || u.busy+u.idle <= 0 {
 		return "CPU use unknown"
 	}
 	cpus := float64(runtime.NumCPU())
-	self := (n.self - m.self) / wall
-	all := busy / (busy + idle) * cpus
+	self := u.self / u.wall
+	all := u.busy / (u.busy + u.idle) * cpus
 	return fmt.Sprintf("CPU busy %.0f%% of %d cores (this process, server and clients, %.2f cores; PostgreSQL and the rest %.2f cores)",
-		100*busy/(busy+idle), int(cpus), self, max(all-self, 0))
+		100*u.busy/(u.busy+u.idle), int(cpus), self, max(all-self, 0))
 }
+
+// seconds is the machine's CPU time spent, in seconds of one core: busy
+// ticks are counted across all cores.
+func (u cpuUse) seconds() float64 { return u.busy }

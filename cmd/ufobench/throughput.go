@@ -59,7 +59,11 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
-	txps := (before + after) / 2
+	txps := (before.perSecond + after.perSecond) / 2
+	// The CPU of one UPDATE transaction, and of one run: a reading of the
+	// same ratio that does not move with the machine's speed, since it
+	// counts work done rather than time taken.
+	txCPU := (before.cpuMS + after.cpuMS) / 2
 	full, err := b.lifecycle(ctx, "runtime", b.cfg.RuntimeRuns, func(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
 		return b.startRovers(ctx, rovers, "runtime", noopPilot, h)
 	})
@@ -69,19 +73,21 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	row := func(name string, l lifecycleRun, bound float64, what string) Figure {
 		note := fmt.Sprintf("%d runs in %s, %d rovers (%s); the server spent %.1f write transactions per run (xids); "+
 			"ceiling = %.0f single-row UPDATE tx/s on %d connections (mean of %.0f before and %.0f after the protocol runs) ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
-			"%d clients creating; a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; %s; "+
-			"jobs pending for the worker at the end: %d",
-			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, before, after, l.writes,
-			lifecycleSteps, txps/lifecycleSteps, creators, l.queued, l.starting, l.flying, l.cpu, l.waits, l.backlog)
+			"%d clients creating; a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; "+
+			"CPU per run %.2f ms (%.2f in this process), per UPDATE transaction %.3f ms: a run costs the CPU of %.1f UPDATE transactions, "+
+			"%.1f per write transaction (%.2f× by CPU; 0.25× is 4); %s; jobs pending for the worker at the end: %d",
+			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, before.perSecond, after.perSecond, l.writes,
+			lifecycleSteps, txps/lifecycleSteps, creators, l.queued, l.starting, l.flying, l.cpu,
+			l.cpuMS, l.selfMS, txCPU, l.cpuMS/txCPU, l.cpuMS/txCPU/l.writes, txCPU*l.writes/l.cpuMS, l.waits, l.backlog)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
 	return []Figure{
 		row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess"),
-		vsCeiling("throughput", "2 smallest rover call", "calls/s", floor, txps, 0, false, fmt.Sprintf(
+		vsCeiling("throughput", "2 smallest rover call", "calls/s", floor.perSecond, txps, 0, false, fmt.Sprintf(
 			"heartbeats of %d rovers over HTTP, each one statement and one write transaction, as the run calls are: "+
-				"each costs %.1f single-row UPDATE transactions; at 0.25× a run may spend 4 per write transaction, "+
+				"each costs %.1f single-row UPDATE transactions (%.1f by CPU: %.3f ms against %.3f); at 0.25× a run may spend 4 per write transaction, "+
 				"and it spends %.1f (%.1f write transactions at %.0f runs/s against %.0f UPDATE tx/s)",
-			b.cfg.Rovers, txps/floor, txps/(proto.rate()*proto.writes), proto.writes, proto.rate(), txps)),
+			b.cfg.Rovers, txps/floor.perSecond, floor.cpuMS/txCPU, floor.cpuMS, txCPU, txps/(proto.rate()*proto.writes), proto.writes, proto.rate(), txps)),
 		row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"),
 	}, nil
 }
@@ -90,18 +96,18 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 // holds, a heartbeat (one statement, one write transaction), with every
 // rover calling at once for d: what the run calls cost at the least,
 // beside the ceiling's single-row UPDATE.
-func (b *bench) smallestCall(ctx context.Context, d time.Duration) (float64, error) {
+func (b *bench) smallestCall(ctx context.Context, d time.Duration) (rate, error) {
 	tb, err := b.newFleet(ctx, "floor")
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	for i := range rovers {
 		if _, _, err := tb.assign(ctx, tb.mission, fmt.Sprintf("floor %d", i)); err != nil {
-			return 0, err
+			return rate{}, err
 		}
 	}
 	type held struct {
@@ -112,11 +118,11 @@ func (b *bench) smallestCall(ctx context.Context, d time.Duration) (float64, err
 	for i, rv := range rovers {
 		r := newProtoRover(b.base, rv.Token)
 		if err := r.connect(ctx); err != nil {
-			return 0, err
+			return rate{}, err
 		}
 		cl, err := r.claimOne(ctx)
 		if err != nil {
-			return 0, err
+			return rate{}, err
 		}
 		hs[i] = held{r, cl}
 	}
@@ -140,6 +146,7 @@ type lifecycleRun struct {
 	queued, starting, flying float64 // mean milliseconds per phase
 	waits                    string  // what busy database sessions waited on
 	cpu                      string  // how busy the processors were, and with what
+	cpuMS, selfMS            float64 // CPU per run, milliseconds: the machine's, and this process's
 	backlog                  int     // jobs left pending for the worker at the end
 }
 
@@ -243,7 +250,9 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, err
 	}
 	out.took = time.Since(t0)
-	out.cpu = cpu0.since()
+	use := cpu0.use()
+	out.cpu = use.String()
+	out.cpuMS, out.selfMS = 1000*use.seconds()/float64(n), 1000*use.self/float64(n)
 	out.waits = ws.summary()
 	xid1, err := b.nextXID(ctx)
 	if err != nil {
@@ -410,22 +419,22 @@ func (b *bench) nextXID(ctx context.Context) (int64, error) {
 
 // updateCeiling runs single-row UPDATE transactions on conns connections
 // for d (after a second of warm-up) and returns their rate.
-func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (float64, error) {
+func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (rate, error) {
 	pcfg, err := pgxpool.ParseConfig(b.dbURL)
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	pcfg.MaxConns, pcfg.MinConns = int32(conns), int32(conns)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	defer pool.Close()
 	if _, err := pool.Exec(ctx, `CREATE TABLE ufobench_rows (id integer PRIMARY KEY, n bigint NOT NULL DEFAULT 0)`); err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO ufobench_rows (id) SELECT generate_series(1, $1)`, conns); err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	defer pool.Exec(context.Background(), "DROP TABLE ufobench_rows")
 	return loopRate(ctx, conns, d, "an update loop", func(ctx context.Context, i int, done func()) error {
@@ -444,11 +453,15 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 	})
 }
 
+// rate is what loopRate measured: steps a second, and the machine's CPU
+// time per step in milliseconds (all processes, every core).
+type rate struct{ perSecond, cpuMS float64 }
+
 // loopRate runs n loops at once, each until its context ends, and returns
 // how many steps a second they made together (each calls done after a
-// step) over d, after a second of warm-up. A loop that fails, or stops
-// before the end, is an error; what, named in it.
-func loopRate(ctx context.Context, n int, d time.Duration, what string, loop func(ctx context.Context, i int, done func()) error) (float64, error) {
+// step) over d, after a second of warm-up, and the CPU each step took. A
+// loop that fails, or stops before the end, is an error; what, named in it.
+func loopRate(ctx context.Context, n int, d time.Duration, what string, loop func(ctx context.Context, i int, done func()) error) (rate, error) {
 	var count atomic.Int64
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -465,21 +478,22 @@ func loopRate(ctx context.Context, n int, d time.Duration, what string, loop fun
 		}()
 	}
 	time.Sleep(time.Second)
-	c0, t0 := count.Load(), time.Now()
+	c0, t0, cpu0 := count.Load(), time.Now(), markCPU()
 	select {
 	case <-time.After(d):
 	case err := <-errc:
 		if err == nil {
 			err = ctx.Err() // the bench is being stopped
 		}
-		return 0, err
+		return rate{}, err
 	}
-	rate := float64(count.Load()-c0) / time.Since(t0).Seconds()
+	steps := float64(count.Load() - c0)
+	r := rate{perSecond: steps / time.Since(t0).Seconds(), cpuMS: 1000 * cpu0.use().seconds() / max(steps, 1)}
 	cancel()
 	for range n {
 		if err := <-errc; err != nil {
-			return 0, err
+			return rate{}, err
 		}
 	}
-	return rate, nil
+	return r, nil
 }
