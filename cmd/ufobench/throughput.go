@@ -51,9 +51,9 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	floor, err := b.smallestCall(ctx, b.cfg.CeilingTime/2)
+	calls, err := b.callCosts(ctx, b.cfg.CeilingTime/4)
 	if err != nil {
-		return nil, fmt.Errorf("smallest call: %w", err)
+		return nil, fmt.Errorf("calls: %w", err)
 	}
 	after, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
 	if err != nil {
@@ -81,61 +81,140 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 			l.cpuMS, l.selfMS, txCPU, l.cpuMS/txCPU, l.cpuMS/txCPU/l.writes, txCPU*l.writes/l.cpuMS, l.waits, l.backlog)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
-	return []Figure{
-		row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess"),
-		vsCeiling("throughput", "2 smallest rover call", "calls/s", floor.perSecond, txps, 0, false, fmt.Sprintf(
-			"heartbeats of %d rovers over HTTP, each one statement and one write transaction, as the run calls are: "+
-				"each costs %.1f single-row UPDATE transactions (%.1f by CPU: %.3f ms against %.3f); at 0.25× a run may spend 4 per write transaction, "+
-				"and it spends %.1f (%.1f write transactions at %.0f runs/s against %.0f UPDATE tx/s)",
-			b.cfg.Rovers, txps/floor.perSecond, floor.cpuMS/txCPU, floor.cpuMS, txCPU, txps/(proto.rate()*proto.writes), proto.writes, proto.rate(), txps)),
-		row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"),
-	}, nil
+	// Where a run's CPU goes, in UPDATE transactions: the calls measured
+	// alone, and the rest by difference.
+	budget := 4 * proto.writes // what 0.25× allows a run
+	whole := proto.cpuMS / txCPU
+	rest := whole
+	var parts []string
+	var costs []Figure
+	for _, c := range calls {
+		eq := c.cpuMS / txCPU
+		rest -= float64(c.perRun) * eq
+		if c.perRun > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.1f", c.name, eq))
+		}
+		costs = append(costs, absolute("throughput", "2 cost of a call: "+c.name, "UPDATEs", eq, nil, 0, fmt.Sprintf(
+			"%.0f calls/s from %d clients over HTTP, alone, at %.3f ms of CPU each: the CPU of %.1f single-row UPDATE transactions (%.1f by rate); "+
+				"a run makes %d of them; at 0.25× a whole run may cost %.1f (4 for each of its %.1f write transactions), and it costs %.1f",
+			c.perSecond, c.loops, c.cpuMS, eq, txps/c.perSecond, c.perRun, budget, proto.writes, whole)))
+	}
+	first := row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess")
+	first.Note += fmt.Sprintf("; of a run's %.1f, its calls measured alone cost %s; the rest, %.1f, is the claims (the one that gets the run, and those that find nothing), "+
+		"its completion, and the numbering of its feed rows and its wake-up", whole, strings.Join(parts, ", "), rest)
+	figs := append([]Figure{first}, costs...)
+	figs = append(figs, row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"))
+	return figs, nil
 }
 
-// smallestCall is the rate of the cheapest call a rover makes on a run it
-// holds, a heartbeat (one statement, one write transaction), with every
-// rover calling at once for d: what the run calls cost at the least,
-// beside the ceiling's single-row UPDATE.
-func (b *bench) smallestCall(ctx context.Context, d time.Duration) (rate, error) {
-	tb, err := b.newFleet(ctx, "floor")
+// callCost is one kind of call a run makes, measured alone: every rover
+// making it at once, over HTTP.
+type callCost struct {
+	name   string
+	perRun int // how many of them a run makes
+	loops  int // clients making it at once
+	rate
+}
+
+// callCosts measures, each for d with many clients calling at once, the
+// calls of a run that can be repeated on their own: creating and assigning
+// an operation, and a rover's start (again), batch of events and heartbeat
+// on a run it holds. Their CPU, beside the ceiling's UPDATE and the whole
+// run's, says where a run's cost goes; what no loop can repeat (a claim
+// that gets the run, its completion) and the server's own work around
+// them (numbering feed rows, wake-ups, claims that find nothing) is the
+// rest. The heartbeat is the cheapest call there is: one HTTP request, one
+// statement, one write transaction.
+func (b *bench) callCosts(ctx context.Context, d time.Duration) ([]callCost, error) {
+	tb, err := b.newFleet(ctx, "calls")
 	if err != nil {
-		return rate{}, err
+		return nil, err
 	}
-	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
-	if err != nil {
-		return rate{}, err
-	}
-	for i := range rovers {
-		if _, _, err := tb.assign(ctx, tb.mission, fmt.Sprintf("floor %d", i)); err != nil {
-			return rate{}, err
-		}
-	}
-	type held struct {
-		r  *protoRover
-		cl *wire.Claim
-	}
-	hs := make([]held, len(rovers))
-	for i, rv := range rovers {
-		r := newProtoRover(b.base, rv.Token)
-		if err := r.connect(ctx); err != nil {
-			return rate{}, err
-		}
-		cl, err := r.claimOne(ctx)
+	var out []callCost
+	measure := func(name string, perRun int, loops int, loop func(ctx context.Context, i int, done func()) error) error {
+		r, err := loopRate(ctx, loops, d, name, loop)
 		if err != nil {
-			return rate{}, err
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		hs[i] = held{r, cl}
+		out = append(out, callCost{name: name, perRun: perRun, loops: loops, rate: r})
+		return nil
 	}
-	return loopRate(ctx, len(hs), d, "a heartbeat loop", func(ctx context.Context, i int, done func()) error {
-		h := hs[i]
+	// Operations created here stay queued: this fleet's rovers hold a run
+	// each and never claim again. Every creating client has a mission of
+	// its own, as in the throughput figure: a mission numbers its
+	// operations one at a time.
+	missions := []string{tb.mission}
+	for len(missions) < creators {
+		m, err := tb.newMission(ctx, b.uniq(), "")
+		if err != nil {
+			return nil, err
+		}
+		missions = append(missions, m)
+	}
+	var n atomic.Int64
+	if err := measure("create and assign", 1, creators, func(ctx context.Context, i int, done func()) error {
 		for ctx.Err() == nil {
-			if _, err := h.r.runCall(ctx, h.cl.RunID, "heartbeat", wire.RunCall{ClaimToken: h.cl.ClaimToken}); err != nil {
+			if _, _, err := tb.assign(ctx, missions[i], fmt.Sprintf("calls %d", n.Add(1))); err != nil {
 				return err
 			}
 			done()
 		}
 		return nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
+	if err != nil {
+		return nil, err
+	}
+	type held struct {
+		r   *protoRover
+		cl  *wire.Claim
+		seq int64
+	}
+	hs := make([]held, len(rovers))
+	for i, rv := range rovers {
+		r := newProtoRover(b.base, rv.Token)
+		if err := r.connect(ctx); err != nil {
+			return nil, err
+		}
+		cl, err := r.claimOne(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hs[i] = held{r: r, cl: cl}
+	}
+	repeat := func(action string, body func(h *held) any) func(ctx context.Context, i int, done func()) error {
+		return func(ctx context.Context, i int, done func()) error {
+			h := &hs[i]
+			for ctx.Err() == nil {
+				if _, err := h.r.runCall(ctx, h.cl.RunID, action, body(h)); err != nil {
+					return err
+				}
+				done()
+			}
+			return nil
+		}
+	}
+	token := func(h *held) any { return wire.RunCall{ClaimToken: h.cl.ClaimToken} }
+	if err := measure("start (repeated)", 1, len(hs), repeat("start", token)); err != nil {
+		return nil, err
+	}
+	if err := measure("a batch of 5 events", 1, len(hs), repeat("events", func(h *held) any {
+		var batch []wire.Event
+		noopEvents(func(typ string, data any) {
+			raw, _ := json.Marshal(data)
+			h.seq++
+			batch = append(batch, wire.Event{Seq: h.seq, Type: typ, Data: raw, At: time.Now()})
+		})
+		return wire.EventBatch{ClaimToken: h.cl.ClaimToken, Events: batch}
+	})); err != nil {
+		return nil, err
+	}
+	if err := measure("heartbeat", 0, len(hs), repeat("heartbeat", token)); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // lifecycleRun is one measured batch of runs.
