@@ -60,9 +60,9 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
 	txps := (before.perSecond + after.perSecond) / 2
-	// The CPU of one UPDATE transaction, and of one run: a reading of the
-	// same ratio that does not move with the machine's speed, since it
-	// counts work done rather than time taken.
+	// The CPU of one UPDATE transaction, beside that of one run: a reading
+	// of the same ratio that moves much less with the machine's speed, since
+	// it counts work done rather than time taken.
 	txCPU := (before.cpuMS + after.cpuMS) / 2
 	full, err := b.lifecycle(ctx, "runtime", b.cfg.RuntimeRuns, func(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
 		return b.startRovers(ctx, rovers, "runtime", noopPilot, h)
@@ -107,7 +107,7 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	return figs, nil
 }
 
-// callCost is one kind of call a run makes, measured alone: every rover
+// callCost is one kind of call a run makes, measured alone: many clients
 // making it at once, over HTTP.
 type callCost struct {
 	name   string
@@ -497,7 +497,7 @@ func (b *bench) nextXID(ctx context.Context) (int64, error) {
 }
 
 // updateCeiling runs single-row UPDATE transactions on conns connections
-// for d (after a second of warm-up) and returns their rate.
+// for d (after a second of warm-up) and returns their rate and CPU.
 func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (rate, error) {
 	pcfg, err := pgxpool.ParseConfig(b.dbURL)
 	if err != nil {
