@@ -94,6 +94,53 @@ func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
 	}
 }
 
+// A run moves its operation twice, to running as it starts and to
+// in_review as it succeeds. Neither change may write an index of
+// operations: no index holds the status, and pages keep room beside the
+// row (migration 0018).
+func TestOperationStatusChangesAreHeapOnlyUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	counts := func(tx pgx.Tx) (updated, hot int, err error) {
+		err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('operations'::regclass),
+			pg_stat_get_xact_tuples_hot_updated('operations'::regclass)`).Scan(&updated, &hot)
+		return updated, hot, err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		u0, h0, err := counts(tx)
+		if err != nil {
+			return err
+		}
+		hash := app.HashToken(c.Token)
+		if _, err := tx.Exec(ctx, q("StartRun"), c.RunID, rv.RoverID, hash, 60.0); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, q("CompleteRun"), c.RunID, rv.RoverID, hash, app.RunSucceeded, "", "done",
+			nil, "", "", nil, nil, nil); err != nil {
+			return err
+		}
+		var status string
+		if err := tx.QueryRow(ctx, "SELECT status FROM operations WHERE id = $1", c.Operation.ID).Scan(&status); err != nil {
+			return err
+		}
+		if status != app.StatusInReview {
+			t.Errorf("operation %s after the run succeeded, want %s", status, app.StatusInReview)
+		}
+		u1, h1, err := counts(tx)
+		if err != nil {
+			return err
+		}
+		if updated, hot := u1-u0, h1-h0; updated != 2 || hot != 2 {
+			t.Errorf("start and completion: %d updates of the operation, %d of them heap-only; want 2 and 2", updated, hot)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The sweeper still finds an expired lease through the new index.
 func TestSweepFindsExpiredLease(t *testing.T) {
 	ctx := context.Background()
