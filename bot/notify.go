@@ -9,8 +9,9 @@ import (
 	"github.com/ufo-run/ufo/store"
 )
 
-// KindNotify is the job the store enqueues, in the same transaction, for
-// every change-feed event about runs, operations and their conversations.
+// KindNotify is the job the store enqueues for every change-feed event
+// about runs, operations and their conversations, in the transaction that
+// numbers the event's feed row (shortly after the change commits).
 const KindNotify = "notify"
 
 // Notifier reacts to such an event: edits a GitHub status comment, opens a

@@ -198,3 +198,74 @@ func kinds(evs []app.Event) []string {
 	}
 	return out
 }
+
+// The stamper makes a "notify" job of each numbered run or operation
+// change of a fleet linked to GitHub or Slack, once, with the row's id;
+// other kinds, and fleets linked to neither, get none. A row whose job
+// already exists (made before migration 0019, when ufo_emit made them)
+// is numbered all the same, and keeps its one job.
+func TestStamperMakesNotifyJobsOfLinkedFleets(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	linked := newFleet(t, s)
+	_, other, _, err := s.SignUp(ctx, "bob@example.com", "Bob", "x", "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LinkGitHubInstallation(ctx, linked, GitHubInstallation{ID: 42, AccountLogin: "acme", AccountType: "Organization"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	subject := app.NewID()
+	rows := func(fleet string) []feedRow {
+		return []feedRow{
+			{fleetID: fleet, kind: "run.claimed", subjectID: &subject, data: map[string]any{"attempt": 1}},
+			{fleetID: fleet, kind: "run.events", subjectID: &subject, data: map[string]any{}},
+			{fleetID: fleet, kind: "label.created", data: map[string]any{}},
+			{fleetID: fleet, kind: "operation.updated", subjectID: &subject, data: map[string]any{"status": "running"}},
+		}
+	}
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := writeFeed(ctx, tx, rows(linked)); err != nil {
+			return err
+		}
+		if err := writeFeed(ctx, tx, rows(other.ID)); err != nil {
+			return err
+		}
+		// The job of the linked fleet's operation.updated exists already.
+		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, key, payload)
+			SELECT 'notify', seq::text, '{}' FROM events WHERE fleet_id = $1 AND kind = 'operation.updated' AND id IS NULL`, linked)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stamp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pending int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM events WHERE id IS NULL").Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Fatalf("%d feed rows left unnumbered", pending)
+	}
+	type job struct {
+		Kind  string
+		Fleet string
+		ID    int64
+	}
+	got, err := collect[job](s.pool.Query(ctx, `SELECT e.kind, e.fleet_id::text AS fleet, coalesce((j.payload->>'id')::bigint, 0) AS id
+		FROM jobs j JOIN events e ON e.seq::text = j.key WHERE j.kind = 'notify' ORDER BY e.seq`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Kind != "run.claimed" || got[0].Fleet != linked || got[1].Kind != "operation.updated" || got[1].Fleet != linked {
+		t.Fatalf("notify jobs %+v, want the linked fleet's run.claimed (new) and operation.updated (made before)", got)
+	}
+	var id int64
+	if err := s.pool.QueryRow(ctx, "SELECT id FROM events WHERE fleet_id = $1 AND kind = 'run.claimed'", linked).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].ID != id {
+		t.Errorf("the run.claimed job carries id %d, want the row's %d", got[0].ID, id)
+	}
+}

@@ -16,7 +16,10 @@ SELECT pg_advisory_xact_lock(7378696366000001);
 -- Numbers up to $1 committed rows in insertion order and tells listeners,
 -- one notification per fleet: "<fleet_id>:<first id>:<last id>". Taken
 -- after LockStamp, in a statement of its own, so its snapshot already
--- shows what the previous stamper numbered.
+-- shows what the previous stamper numbered. Run and operation changes
+-- also become a "notify" job, so the GitHub and Slack adapters update
+-- issues, PRs and threads even across a restart; only those adapters read
+-- them, so a fleet linked to neither gets none (migration 0019).
 WITH next AS (
     SELECT seq, nextval('events_feed_id_seq') AS id
     FROM (SELECT seq FROM events WHERE id IS NULL ORDER BY seq LIMIT $1) t
@@ -24,7 +27,18 @@ WITH next AS (
 up AS (
     UPDATE events e SET id = next.id FROM next
     WHERE e.seq = next.seq AND e.id IS NULL
-    RETURNING e.fleet_id, e.id
+    RETURNING e.seq, e.fleet_id, e.id, e.kind, e.subject_id, e.data, e.created_at
+),
+jobs AS (
+    INSERT INTO jobs (kind, key, payload)
+    SELECT 'notify', up.seq::text, jsonb_build_object('id', up.id, 'fleet_id', up.fleet_id, 'kind', up.kind,
+        'subject_id', up.subject_id, 'data', up.data, 'created_at', up.created_at)
+    FROM up
+    WHERE ((up.kind LIKE 'run.%' AND up.kind <> 'run.events') OR up.kind IN ('operation.created', 'operation.updated', 'message.created'))
+      AND (EXISTS (SELECT 1 FROM github_installations g WHERE g.fleet_id = up.fleet_id)
+           OR EXISTS (SELECT 1 FROM slack_workspaces w WHERE w.fleet_id = up.fleet_id))
+    ORDER BY up.id
+    ON CONFLICT (kind, key) DO NOTHING
 ),
 fleets AS (
     SELECT fleet_id, min(id) AS first, max(id) AS last, count(*) AS n FROM up GROUP BY fleet_id
