@@ -12,7 +12,8 @@ CREATE UNIQUE INDEX events_fleet ON events (fleet_id, id) WHERE id IS NOT NULL;
 -- in_review), and operations_fleet_status made each change a new version
 -- of the row in all four of its indexes. No query used it: the listing
 -- filters on status beside fleet_id with an optional parameter, which
--- operations_fleet_created serves as well. Without it, and with room left
--- on each page, a change of status is a heap-only update.
+-- operations_fleet_created serves as well. Without it, and with a fifth of
+-- each page left free (pages written from now on), a change of status is
+-- a heap-only update.
 DROP INDEX operations_fleet_status;
 ALTER TABLE operations SET (fillfactor = 80);
