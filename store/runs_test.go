@@ -53,18 +53,16 @@ func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
 	return c, rv
 }
 
-// Renewing a lease and recording events' last sequence are the run's most
-// frequent writes; they must be heap-only (HOT) updates, which write no
-// index, or every heartbeat rewrites every index of runs.
-func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
+// updates runs fn in a transaction and returns how many rows of table it
+// updated, and how many of those were heap-only (HOT) updates, which write
+// no index. The backend's counts not yet reported include its earlier
+// transactions: it compares before and after.
+func updates(t *testing.T, s *Store, table string, fn func(tx pgx.Tx) error) (updated, hot int) {
+	t.Helper()
 	ctx := context.Background()
-	s := open(t, pgtest.NewDB(t))
-	c, rv := claimedRun(t, s)
-	// The backend's counts not yet reported include its earlier
-	// transactions: compare before and after.
 	counts := func(tx pgx.Tx) (updated, hot int, err error) {
-		err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('runs'::regclass),
-			pg_stat_get_xact_tuples_hot_updated('runs'::regclass)`).Scan(&updated, &hot)
+		err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated($1::regclass),
+			pg_stat_get_xact_tuples_hot_updated($1::regclass)`, table).Scan(&updated, &hot)
 		return updated, hot, err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -72,25 +70,37 @@ func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		hash := app.HashToken(c.Token)
-		if _, err := tx.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, hash, 60.0); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, q("AppendEvents"), c.RunID, rv.RoverID, hash, 60.0,
-			[]int64{5}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}); err != nil {
+		if err := fn(tx); err != nil {
 			return err
 		}
 		u1, h1, err := counts(tx)
-		if err != nil {
-			return err
-		}
-		if updated, hot := u1-u0, h1-h0; updated != 2 || hot != 2 {
-			t.Errorf("lease renewal and last_seq: %d updates, %d of them heap-only; want 2 and 2", updated, hot)
-		}
-		return nil
+		updated, hot = u1-u0, h1-h0
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return updated, hot
+}
+
+// Renewing a lease and recording events' last sequence are the run's most
+// frequent writes; they must be heap-only (HOT) updates, which write no
+// index, or every heartbeat rewrites every index of runs.
+func TestLeaseRenewalsAreHeapOnlyUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	hash := app.HashToken(c.Token)
+	updated, hot := updates(t, s, "runs", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, q("Heartbeat"), c.RunID, rv.RoverID, hash, 60.0); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, q("AppendEvents"), c.RunID, rv.RoverID, hash, 60.0,
+			[]int64{5}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()})
+		return err
+	})
+	if updated != 2 || hot != 2 {
+		t.Errorf("lease renewal and last_seq: %d updates, %d of them heap-only; want 2 and 2", updated, hot)
 	}
 }
 
@@ -102,17 +112,9 @@ func TestOperationStatusChangesAreHeapOnlyUpdates(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
 	c, rv := claimedRun(t, s)
-	counts := func(tx pgx.Tx) (updated, hot int, err error) {
-		err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('operations'::regclass),
-			pg_stat_get_xact_tuples_hot_updated('operations'::regclass)`).Scan(&updated, &hot)
-		return updated, hot, err
-	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		u0, h0, err := counts(tx)
-		if err != nil {
-			return err
-		}
-		hash := app.HashToken(c.Token)
+	hash := app.HashToken(c.Token)
+	var status string
+	updated, hot := updates(t, s, "operations", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, q("StartRun"), c.RunID, rv.RoverID, hash, 60.0); err != nil {
 			return err
 		}
@@ -120,24 +122,13 @@ func TestOperationStatusChangesAreHeapOnlyUpdates(t *testing.T) {
 			nil, "", "", nil, nil, nil); err != nil {
 			return err
 		}
-		var status string
-		if err := tx.QueryRow(ctx, "SELECT status FROM operations WHERE id = $1", c.Operation.ID).Scan(&status); err != nil {
-			return err
-		}
-		if status != app.StatusInReview {
-			t.Errorf("operation %s after the run succeeded, want %s", status, app.StatusInReview)
-		}
-		u1, h1, err := counts(tx)
-		if err != nil {
-			return err
-		}
-		if updated, hot := u1-u0, h1-h0; updated != 2 || hot != 2 {
-			t.Errorf("start and completion: %d updates of the operation, %d of them heap-only; want 2 and 2", updated, hot)
-		}
-		return nil
+		return tx.QueryRow(ctx, "SELECT status FROM operations WHERE id = $1", c.Operation.ID).Scan(&status)
 	})
-	if err != nil {
-		t.Fatal(err)
+	if status != app.StatusInReview {
+		t.Errorf("operation %s after the run succeeded, want %s", status, app.StatusInReview)
+	}
+	if updated != 2 || hot != 2 {
+		t.Errorf("start and completion: %d updates of the operation, %d of them heap-only; want 2 and 2", updated, hot)
 	}
 }
 
