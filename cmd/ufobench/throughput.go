@@ -140,16 +140,10 @@ func (b *bench) callCosts(ctx context.Context, d time.Duration) ([]callCost, err
 		return nil
 	}
 	// Operations created here stay queued: this fleet's rovers hold a run
-	// each and never claim again. Every creating client has a mission of
-	// its own, as in the throughput figure: a mission numbers its
-	// operations one at a time.
-	missions := []string{tb.mission}
-	for len(missions) < creators {
-		m, err := tb.newMission(ctx, b.uniq(), "")
-		if err != nil {
-			return nil, err
-		}
-		missions = append(missions, m)
+	// each and never claim again.
+	missions, err := b.creatorMissions(ctx, tb)
+	if err != nil {
+		return nil, err
 	}
 	var n atomic.Int64
 	if err := measure("create and assign", 1, creators, func(ctx context.Context, i int, done func()) error {
@@ -217,6 +211,21 @@ func (b *bench) callCosts(ctx context.Context, d time.Duration) ([]callCost, err
 	return out, nil
 }
 
+// creatorMissions returns a mission of tb's fleet for each of the
+// clients that create operations at once, its first mission among them:
+// a mission numbers its operations one at a time.
+func (b *bench) creatorMissions(ctx context.Context, tb *testbed) ([]string, error) {
+	missions := []string{tb.mission}
+	for len(missions) < creators {
+		m, err := tb.newMission(ctx, b.uniq(), "")
+		if err != nil {
+			return nil, err
+		}
+		missions = append(missions, m)
+	}
+	return missions, nil
+}
+
 // lifecycleRun is one measured batch of runs.
 type lifecycleRun struct {
 	runs                     int
@@ -244,13 +253,9 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if err != nil {
 		return out, err
 	}
-	missions := []string{tb.mission}
-	for len(missions) < creators {
-		m, err := tb.newMission(ctx, b.uniq(), "")
-		if err != nil {
-			return out, err
-		}
-		missions = append(missions, m)
+	missions, err := b.creatorMissions(ctx, tb)
+	if err != nil {
+		return out, err
 	}
 	rovers, err := b.enroll(ctx, tb, b.cfg.Rovers)
 	if err != nil {
