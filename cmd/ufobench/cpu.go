@@ -45,8 +45,9 @@ func markCPU() cpuMark {
 
 func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
-// cpuUse is the CPU spent between two marks, in seconds: by the whole
-// machine (busy) and by this process (self); wall is the time between.
+// cpuUse is the CPU spent between two marks, in seconds of one core: by
+// the whole machine (busy, summed over its cores) and by this process
+// (self); wall is the time between.
 type cpuUse struct{ wall, busy, idle, self float64 }
 
 func (m cpuMark) use() cpuUse {
@@ -69,7 +70,3 @@ func (u cpuUse) String() string {
 	return fmt.Sprintf("CPU busy %.0f%% of %d cores (this process, server and clients, %.2f cores; PostgreSQL and the rest %.2f cores)",
 		100*u.busy/(u.busy+u.idle), int(cpus), self, max(all-self, 0))
 }
-
-// seconds is the machine's CPU time spent, in seconds of one core: busy
-// ticks are counted across all cores.
-func (u cpuUse) seconds() float64 { return u.busy }

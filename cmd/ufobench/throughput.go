@@ -60,9 +60,9 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
 	txps := (before.perSecond + after.perSecond) / 2
-	// The CPU of one UPDATE transaction, beside that of one run: a reading
-	// of the same ratio that moves much less with the machine's speed, since
-	// it counts work done rather than time taken.
+	// The CPU of one UPDATE transaction, beside that of one run: the same
+	// ratio by work done rather than time taken. A run's CPU moves little
+	// between runs; the UPDATE's moves as much as its rate.
 	txCPU := (before.cpuMS + after.cpuMS) / 2
 	full, err := b.lifecycle(ctx, "runtime", b.cfg.RuntimeRuns, func(ctx context.Context, rovers []enrolled, h *hooks) (func(), error) {
 		return b.startRovers(ctx, rovers, "runtime", noopPilot, h)
@@ -96,8 +96,8 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 		}
 		costs = append(costs, absolute("throughput", "2 cost of a call: "+c.name, "UPDATEs", eq, nil, 0, fmt.Sprintf(
 			"%.0f calls/s from %d clients over HTTP, alone, at %.3f ms of CPU each: the CPU of %.1f single-row UPDATE transactions (%.1f by rate); "+
-				"a run makes %d of them; at 0.25× a whole run may cost %.1f (4 for each of its %.1f write transactions), and it costs %.1f",
-			c.perSecond, c.loops, c.cpuMS, eq, txps/c.perSecond, c.perRun, budget, proto.writes, whole)))
+				"%s; at 0.25× a whole run may cost %.1f (4 for each of its %.1f write transactions), and it costs %.1f",
+			c.perSecond, c.loops, c.cpuMS, eq, txps/c.perSecond, c.inRun(), budget, proto.writes, whole)))
 	}
 	first := row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess")
 	first.Note += fmt.Sprintf("; of a run's %.1f, its calls measured alone cost %s; the rest, %.1f, is the claims (the one that gets the run, and those that find nothing), "+
@@ -114,6 +114,13 @@ type callCost struct {
 	perRun int // how many of them a run makes
 	loops  int // clients making it at once
 	rate
+}
+
+func (c callCost) inRun() string {
+	if c.perRun == 0 {
+		return "a run of the no-op pilot makes none: it is here for comparison"
+	}
+	return fmt.Sprintf("a run makes %d", c.perRun)
 }
 
 // callCosts measures, each for d with many clients calling at once, the
@@ -336,7 +343,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	out.took = time.Since(t0)
 	use := cpu0.use()
 	out.cpu = use.String()
-	out.cpuMS, out.selfMS = 1000*use.seconds()/float64(n), 1000*use.self/float64(n)
+	out.cpuMS, out.selfMS = 1000*use.busy/float64(n), 1000*use.self/float64(n)
 	out.waits = ws.summary()
 	xid1, err := b.nextXID(ctx)
 	if err != nil {
@@ -572,7 +579,7 @@ func loopRate(ctx context.Context, n int, d time.Duration, what string, loop fun
 		return rate{}, err
 	}
 	steps := float64(count.Load() - c0)
-	r := rate{perSecond: steps / time.Since(t0).Seconds(), cpuMS: 1000 * cpu0.use().seconds() / max(steps, 1)}
+	r := rate{perSecond: steps / time.Since(t0).Seconds(), cpuMS: 1000 * cpu0.use().busy / max(steps, 1)}
 	cancel()
 	for range n {
 		if err := <-errc; err != nil {
