@@ -482,3 +482,64 @@ func TestBrowserLiveRun(t *testing.T) {
 	b.until("the rover online again", `document.querySelector('#rovers .rstatus').textContent === 'online'`)
 	b.clean()
 }
+
+// A live update that lands while the board is pressed waits for the release:
+// swapped in between, it would put the release on a new copy of the card
+// and the browser would fire no click (the board once lost a click on a
+// card's title this way, when the run's last changes arrived as it was
+// clicked). The update follows the release.
+func TestBrowserClickOutlastsLiveUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t, e.URL)
+	b.signUp("Kit", "kit@example.com")
+	fleet := b.eval(`document.body.dataset.fleet`)
+	c := e.Client()
+	c.Call("POST", "/api/auth/login", `{"email":"kit@example.com","password":"correct horse battery"}`, 200, nil)
+	q := "?fleet=" + fleet
+	var m idOnly
+	c.Call("POST", "/api/missions"+q, `{"name":"Press","key":"PRS"}`, 201, &m)
+	create := func(title string) {
+		c.Call("POST", "/api/operations"+q, map[string]string{"title": title, "mission_id": m.ID}, 201, nil)
+	}
+	create("Hold me")
+	b.open("/board" + q)
+	b.until("the card", cardIn("PRS-1", "backlog"))
+
+	// center is where the middle of the first element matching css is.
+	center := func(css string) (x, y float64) {
+		t.Helper()
+		xy, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]float64](fmt.Sprintf(
+			`(() => { const r = document.querySelector(%q).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`, css)))
+		if err != nil || len(xy) != 2 {
+			t.Fatalf("the middle of %s: %v, %v", css, xy, err)
+		}
+		return xy[0], xy[1]
+	}
+	// pressDuring presses at x, y, makes a change the board follows (its
+	// update would swap the board within about 150 ms), and releases a
+	// second later; the board must not have been swapped before then.
+	pressDuring := func(x, y float64, title string) {
+		t.Helper()
+		b.eval(`document.getElementById('live-board').dataset.page = 'before'`)
+		b.do(chromedp.MouseEvent(chromedp.MousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+		create(title)
+		time.Sleep(time.Second)
+		if b.eval(`document.getElementById('live-board').dataset.page || ''`) != "before" {
+			t.Fatal("the board was swapped while it was pressed")
+		}
+		b.do(chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	}
+
+	// Pressed beside the cards, on a column's head: the update comes on
+	// release.
+	x, y := center(`.column[data-status="backlog"] h2`)
+	pressDuring(x, y, "Arrives meanwhile")
+	b.until("the new card, after the release", cardIn("PRS-2", "backlog"))
+
+	// Pressed on the card's title: the click opens the operation.
+	x, y = center(`.card[data-code="PRS-1"] a.title`)
+	pressDuring(x, y, "Arrives meanwhile too")
+	b.until("the operation's page, opened by the click", `location.pathname === '/operations/PRS-1'`)
+	b.clean()
+}

@@ -332,6 +332,19 @@
   let timer = 0;
   let busy = false;
   let deferred = false;
+  // pressing: a pointer is down. A swap between its press and its release
+  // would put the release on a new copy of what was pressed, and the
+  // browser would fire no click: the swap waits for the release.
+  let pressing = false;
+
+  document.addEventListener('pointerdown', () => { pressing = true; }, true);
+  const released = () => {
+    pressing = false;
+    if (deferred && !dragging) refresh(50);
+  };
+  document.addEventListener('pointerup', released, true);
+  document.addEventListener('pointercancel', released, true);
+  window.addEventListener('blur', released);
 
   function refresh(delay) {
     clearTimeout(timer);
@@ -346,9 +359,10 @@
 
   // reload fetches this page again and swaps in its live regions, keeping
   // folds open or shut as the reader left them and the focus where it was.
-  // It waits while a card is dragged or someone types in a region.
+  // It waits while a card is dragged, a pointer is pressed, or someone
+  // types in a region.
   async function reload() {
-    if (dragging || busy) {
+    if (dragging || pressing || busy) {
       deferred = true;
       return;
     }
@@ -358,6 +372,10 @@
       const res = await fetch(location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
       if (!res.ok || res.redirected) return;
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+      if (dragging || pressing) {
+        deferred = true; // pressed while the page was fetched
+        return;
+      }
       for (const fresh of doc.querySelectorAll('[data-live-region][id]')) {
         const old = document.getElementById(fresh.id);
         if (!old) continue;
@@ -383,7 +401,7 @@
       deferred = true; // offline for a moment: the next change tries again
     } finally {
       busy = false;
-      if (deferred && !dragging) refresh(1000);
+      if (deferred && !dragging && !pressing) refresh(1000);
     }
   }
 
