@@ -237,7 +237,7 @@ func newRun(ctx context.Context, tx querier, fleetID, opID string, p app.Pilot, 
 		ps.Tags = []string{}
 	}
 	runID := app.NewID()
-	if err := notifyAfter(ctx, tx, ChannelRuns, fleetID); err != nil {
+	if err := notifyAfter(ctx, tx, ChannelRuns, fleetID+":"+runID); err != nil {
 		return nil, err
 	}
 	if err := emit(ctx, tx, fleetID, "run.queued", &runID, map[string]any{"operation_id": opID, "pilot": p.Name, "follow_up": followUp}); err != nil {

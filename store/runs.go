@@ -353,7 +353,7 @@ func (s *Store) sweepRun(ctx context.Context, runID, opID string) (bool, error) 
 			if _, err := tx.Exec(ctx, q("RequeueRun"), e.id); err != nil {
 				return err
 			}
-			if err := notifyAfter(ctx, tx, ChannelRuns, e.fleetID); err != nil {
+			if err := notifyAfter(ctx, tx, ChannelRuns, e.fleetID+":"+e.id); err != nil {
 				return err
 			}
 			if err := emit(ctx, tx, e.fleetID, "run.requeued", &e.id, map[string]any{"operation_id": e.opID, "attempt": e.attempt}); err != nil {
@@ -484,7 +484,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, runID, token string) error {
 		if err != nil {
 			return err
 		}
-		if err := notifyAfter(ctx, tx, ChannelRuns, fleetID); err != nil {
+		if err := notifyAfter(ctx, tx, ChannelRuns, fleetID+":"+runID); err != nil {
 			return err
 		}
 		return emit(ctx, tx, fleetID, "run.requeued", &runID, map[string]any{"operation_id": opID, "reason": "claim answer failed"})

@@ -41,7 +41,7 @@ func q(name string) string {
 // Notification channels.
 const (
 	ChannelEvents = "ufo_events" // payload: "<fleet_id>:<first event id>:<last event id>"
-	ChannelRuns   = "ufo_runs"   // payload: "<fleet_id>"
+	ChannelRuns   = "ufo_runs"   // payload: "<fleet_id>:<run_id>", a run queued
 )
 
 // Store is UFO's PostgreSQL storage.

@@ -28,36 +28,41 @@ type Hub struct {
 	subs    map[string]map[*subscriber]struct{}
 	ready   chan struct{}
 
-	// What the hub knows of each fleet's queue. gen counts the fleet's
-	// queued-run notifications (epoch those of every fleet: a reconnect
-	// may have missed some); queues holds, per fleet and group, the claims
-	// made through this hub and the last claim that found nothing. While
-	// every run queued since that claim was claimed by the group itself,
-	// the queue holds nothing for the group, and a claim can wait for a
-	// wake-up without asking the database first. (Claims made through
-	// other servers are not counted here: they only make the hub ask the
-	// database more often.)
+	// What the hub knows of each fleet's queue, by the queued runs'
+	// notifications, which name the run. gen counts a fleet's
+	// notifications (epoch counts reconnects: one may have missed some);
+	// queues holds, per fleet and group, the last claim that found
+	// nothing and the runs queued since that no claim through this hub
+	// has got. While the group's claims under way are as many as those
+	// runs, a claim can wait for a wake-up without asking the database
+	// first. (Runs claimed through other servers stay in the list until
+	// the group's next claim that finds nothing: they only make the hub
+	// ask the database more often.)
 	gen    map[string]uint64
 	epoch  uint64
-	queues map[queueKey]*queueState
+	queues map[string]map[string]*queueState // fleet → group
+	// early holds, per fleet, runs claimed through this hub before their
+	// notification arrived (the claim saw the commit first), so that the
+	// notification does not count them again.
+	early map[string]map[string]time.Time
 }
-
-type queueKey struct{ fleet, group string }
 
 // queueState is what the hub knows of one group's queue in a fleet.
 type queueState struct {
-	claims   uint64 // claims of the group that got a run
-	inflight uint64 // claims of the group under way
-	empty    emptyClaim
+	inflight int // claims of the group under way
+	// The last claim that found nothing, when it counts: gen and epoch as
+	// it started, and when it ended. Unknown (zero) until one did, and
+	// again after a claim failed: the run it had locked is queued again.
+	empty struct {
+		gen, epoch uint64
+		at         time.Time
+	}
+	queued map[string]uint64 // run → gen of its notification: queued since, not claimed here
 }
 
-// emptyClaim is a claim that found nothing for its group: gen and epoch as
-// the claim started, and the claims that cannot have been of runs queued
-// after it (all those counted, or under way, when it ended).
-type emptyClaim struct {
-	gen, epoch, claims uint64
-	at                 time.Time
-}
+// queuedMax bounds the runs a group's list holds; beyond it the group's
+// queue is unknown until its next claim that finds nothing.
+const queuedMax = 4096
 
 // emptyFor bounds how long a claim that found nothing stands for its
 // group: a notification lost with a server that died between its commit
@@ -75,7 +80,7 @@ type subscriber struct {
 func NewHub(url string, st *store.Store, log *slog.Logger) *Hub {
 	return &Hub{url: url, store: st, log: log, waiters: map[string]map[string][]*RunWaiter{},
 		subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{}),
-		gen: map[string]uint64{}, queues: map[queueKey]*queueState{}}
+		gen: map[string]uint64{}, queues: map[string]map[string]*queueState{}, early: map[string]map[string]time.Time{}}
 }
 
 // Ready is closed once the hub listens.
@@ -127,7 +132,8 @@ func (h *Hub) listen(ctx context.Context, connected func()) error {
 		}
 		switch n.Channel {
 		case store.ChannelRuns:
-			h.wakeFleet(n.Payload)
+			fleet, run, _ := strings.Cut(n.Payload, ":")
+			h.wakeFleet(fleet, run)
 		case store.ChannelEvents:
 			fleet, first, last, ok := parseFeedNote(n.Payload)
 			if !ok {
@@ -155,6 +161,10 @@ type RunWaiter struct {
 	group string
 	ch    chan struct{}
 	done  bool // stopped; guarded by h.mu
+	// claiming is set while its claim is under way; guarded by h.mu. A
+	// wake-up goes to a waiter that is not: one that is would act on it
+	// only after its claim.
+	claiming bool
 
 	// Woken is set by the waiting goroutine when it took a wake-up and
 	// cleared once a claim attempt after it finished: a waiter that stops
@@ -213,31 +223,36 @@ func (w *RunWaiter) Stop() {
 
 // QueueEmpty reports whether a claim of this waiter's group found nothing
 // less than emptyFor ago, and every run queued in the fleet since was
-// claimed by the group through this hub: a claim now would find nothing
-// too. Until is when that stops counting: a claim that waits on it must
-// look again then, unless woken before.
+// claimed by the group through this hub or can be by one of its claims
+// under way: a claim now would find nothing those will not take. Until is
+// when that stops counting: a claim that waits on it must look again then,
+// unless woken before. (A claim under way that gets none of those runs
+// wakes the next waiter as it ends.)
 func (w *RunWaiter) QueueEmpty() (empty bool, until time.Time) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	q := h.queueLocked(w.fleet, w.group)
-	return h.knownEmptyLocked(w.fleet, q), q.empty.at.Add(emptyFor)
+	return h.coveredLocked(q), q.empty.at.Add(emptyFor)
 }
 
 func (h *Hub) queueLocked(fleet, group string) *queueState {
-	k := queueKey{fleet, group}
-	q := h.queues[k]
+	g := h.queues[fleet]
+	if g == nil {
+		g = map[string]*queueState{}
+		h.queues[fleet] = g
+	}
+	q := g[group]
 	if q == nil {
-		q = &queueState{}
-		h.queues[k] = q
+		q = &queueState{queued: map[string]uint64{}}
+		g[group] = q
 	}
 	return q
 }
 
-func (h *Hub) knownEmptyLocked(fleet string, q *queueState) bool {
+func (h *Hub) coveredLocked(q *queueState) bool {
 	e := q.empty
-	return !e.at.IsZero() && e.epoch == h.epoch && time.Since(e.at) < emptyFor &&
-		h.gen[fleet]-e.gen <= q.claims-min(e.claims, q.claims)
+	return !e.at.IsZero() && e.epoch == h.epoch && time.Since(e.at) < emptyFor && len(q.queued) <= q.inflight
 }
 
 // QueueState is what the hub had heard of a fleet's queue when a claim
@@ -251,54 +266,118 @@ func (w *RunWaiter) ClaimStarted() QueueState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.queueLocked(w.fleet, w.group).inflight++
+	w.claiming = true
 	return QueueState{gen: h.gen[w.fleet], epoch: h.epoch}
 }
 
 // ClaimFinished records how a claim started under seen ended: ok when it
-// did not fail, found when it got a run.
+// did not fail, and run, the run it got ("" when none).
 //
-// A claim that got a run is counted, and hands the wake-up on to the next
-// waiter of the group unless the group's queue is known empty: another
-// run may be waiting.
+// The run a claim got is off every group's list. A claim that found
+// nothing takes off its group's list every run whose notification came
+// before it started: that run was committed before the claim looked, and
+// was claimed already or locked by another claim under way, which gets
+// it. A claim that failed makes its group's queue unknown: the run it had
+// locked, if any, is queued again.
 //
-// A claim that found nothing stands for the group until a run is queued
-// after it started. The runs queued before can still be claimed by the
-// group's other claims under way (it skipped the runs they had locked), so
-// those, and all counted already, never count for runs queued after.
-func (w *RunWaiter) ClaimFinished(seen QueueState, ok, found bool) {
+// Whatever the outcome, when the group's queue is not covered now (a run
+// may be waiting that no claim under way will take) the wake-up goes on
+// to the next waiter of the group.
+func (w *RunWaiter) ClaimFinished(seen QueueState, ok bool, run string) {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	q := h.queueLocked(w.fleet, w.group)
 	q.inflight--
+	w.claiming = false
 	switch {
-	case found:
-		q.claims++
-		if !h.knownEmptyLocked(w.fleet, q) {
-			h.wakeOneLocked(w.fleet, w.group, w)
+	case run != "":
+		h.claimedLocked(w.fleet, run)
+	case !ok:
+		q.empty.at = time.Time{}
+	case h.epoch == seen.epoch:
+		q.empty.gen, q.empty.epoch, q.empty.at = seen.gen, seen.epoch, time.Now()
+		for r, gen := range q.queued {
+			if gen <= seen.gen {
+				delete(q.queued, r)
+			}
 		}
-	case ok && h.epoch == seen.epoch:
-		q.empty = emptyClaim{gen: seen.gen, epoch: seen.epoch, claims: q.claims + q.inflight, at: time.Now()}
+	}
+	if !h.coveredLocked(q) {
+		h.wakeOneLocked(w.fleet, w.group, w)
 	}
 }
 
-// wakeFleet wakes one waiter of each group of the fleet, which has a run
-// queued.
-func (h *Hub) wakeFleet(fleet string) {
+// claimedLocked takes a run claimed through this hub off the lists of its
+// fleet's groups, or, when it is on none, remembers it until its
+// notification comes.
+func (h *Hub) claimedLocked(fleet, run string) {
+	listed := false
+	for _, q := range h.queues[fleet] {
+		if _, ok := q.queued[run]; ok {
+			delete(q.queued, run)
+			listed = true
+		}
+	}
+	if listed {
+		return
+	}
+	early := h.early[fleet]
+	if early == nil {
+		early = map[string]time.Time{}
+		h.early[fleet] = early
+	}
+	now := time.Now()
+	if len(early) >= queuedMax {
+		for r, at := range early {
+			if now.Sub(at) > emptyFor {
+				delete(early, r)
+			}
+		}
+	}
+	if len(early) < queuedMax {
+		early[run] = now
+	}
+}
+
+// wakeFleet records a run queued in the fleet and wakes one waiter of each
+// group whose claims under way do not cover it. A notification without a
+// run (from a server of an earlier version) makes every group's queue
+// unknown.
+func (h *Hub) wakeFleet(fleet, run string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gen[fleet]++
+	gen := h.gen[fleet]
+	if _, ok := h.early[fleet][run]; ok && run != "" {
+		delete(h.early[fleet], run)
+		if len(h.early[fleet]) == 0 {
+			delete(h.early, fleet)
+		}
+		return // claimed already
+	}
+	for _, q := range h.queues[fleet] {
+		switch {
+		case run == "" || len(q.queued) >= queuedMax:
+			q.empty.at = time.Time{}
+			clear(q.queued)
+		default:
+			q.queued[run] = gen
+		}
+	}
 	for group := range h.waiters[fleet] {
-		h.wakeOneLocked(fleet, group, nil)
+		if !h.coveredLocked(h.queueLocked(fleet, group)) {
+			h.wakeOneLocked(fleet, group, nil)
+		}
 	}
 }
 
 // wakeOneLocked wakes the longest-waiting waiter of the group, other than
-// but, that has no wake-up pending yet; when every one has, nothing more
-// is needed.
+// but, that is not claiming and has no wake-up pending yet; when every one
+// is or has, nothing more is needed: a claim that ends looks again.
 func (h *Hub) wakeOneLocked(fleet, group string, but *RunWaiter) {
 	for _, w := range h.waiters[fleet][group] {
-		if w == but {
+		if w == but || w.claiming {
 			continue
 		}
 		select {

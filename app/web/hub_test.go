@@ -34,7 +34,7 @@ func TestHubWakesOneWaiterPerGroup(t *testing.T) {
 	other := h.WaitRun("f2", []string{"exec"}, nil)
 	defer other.Stop()
 
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r1")
 	if n, which := woken(same...); n != 1 || which[0] != 0 {
 		t.Fatalf("one queued run woke %v of five like waiters, want only the first", which)
 	}
@@ -46,20 +46,20 @@ func TestHubWakesOneWaiterPerGroup(t *testing.T) {
 	}
 
 	// Two runs queued at once wake two waiters.
-	h.wakeFleet("f1")
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r2")
+	h.wakeFleet("f1", "r3")
 	if n, which := woken(same...); n != 2 {
 		t.Fatalf("two queued runs woke %v, want two waiters", which)
 	}
 
 	// The first claims: the next waiter is woken, never itself.
-	claim(same[0], true)
+	claim(same[0], "r1")
 	if n, which := woken(same...); n != 1 || which[0] != 1 {
 		t.Fatalf("after a claim %v were woken, want the second waiter", which)
 	}
 
 	// A waiter that leaves with a wake-up pending passes it on.
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r4")
 	w0 := same[0]
 	w0.Stop()
 	same = same[1:]
@@ -76,7 +76,7 @@ func TestHubWakesOneWaiterPerGroup(t *testing.T) {
 
 	// A waiter that took a wake-up but stops before its claim finished
 	// (its rover hung up) passes it on as well.
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r5")
 	if n, which := woken(same...); n != 1 || which[0] != 0 {
 		t.Fatalf("a queued run woke %v, want the first waiter", which)
 	}
@@ -109,7 +109,7 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("a queue nobody looked at is known empty")
 	}
-	claim(w, false)
+	claim(w, "")
 	if empty, _ := w.QueueEmpty(); !empty {
 		t.Fatal("a claim that found nothing was not remembered")
 	}
@@ -121,7 +121,7 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	}
 
 	// A run queued in the fleet: every group must look again.
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r6")
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("still known empty after a run was queued")
 	}
@@ -129,27 +129,27 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	// A claim that started before a run was queued found nothing, but
 	// says nothing of the queue now.
 	seen := w.ClaimStarted()
-	h.wakeFleet("f1")
-	w.ClaimFinished(seen, true, false)
+	h.wakeFleet("f1", "r7")
+	w.ClaimFinished(seen, true, "")
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("a claim older than the last queued run counted")
 	}
 
 	// A reconnect may have missed notifications of any fleet.
-	claim(other, false)
+	claim(other, "")
 	h.wakeAll()
 	if empty, _ := other.QueueEmpty(); empty {
 		t.Fatal("still known empty after the hub reconnected")
 	}
 
 	// And it lasts emptyFor at most.
-	claim(w, false)
+	claim(w, "")
 	empty, until := w.QueueEmpty()
 	if !empty || time.Until(until) > emptyFor || time.Until(until) < emptyFor/2 {
 		t.Fatalf("known empty %v until %v from now, want true until about %v", empty, time.Until(until), emptyFor)
 	}
 	h.mu.Lock()
-	h.queues[queueKey{"f1", w.group}].empty.at = time.Now().Add(-emptyFor)
+	h.queues["f1"][w.group].empty.at = time.Now().Add(-emptyFor)
 	h.mu.Unlock()
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("an empty claim older than emptyFor still counted")
@@ -158,7 +158,8 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 
 // A run queued and then claimed by the group itself leaves the group's
 // queue known empty: the rover back from its run waits without asking the
-// database. A run claimed by another group, or not yet claimed, does not.
+// database. A run claimed by another group takes it off this group's list
+// too; a run not yet claimed keeps the queue open.
 func TestHubCountsItsGroupsClaims(t *testing.T) {
 	h := NewHub("", nil, slog.New(slog.DiscardHandler))
 	w := h.WaitRun("f1", []string{"exec"}, []string{"linux"})
@@ -168,17 +169,29 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	gpu := h.WaitRun("f1", []string{"exec"}, []string{"gpu"})
 	defer gpu.Stop()
 
-	claim(w, false)
-	h.wakeFleet("f1") // a run is queued
+	claim(w, "")
+	claim(gpu, "")
+	h.wakeFleet("f1", "r1")
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("known empty with a run queued and not claimed")
 	}
-	claim(gpu, true) // another group claimed something
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("known empty after another group's claim")
-	}
+	drain(w.C)
 	drain(next.C)
-	claim(w, true)
+	claim(gpu, "r0") // another group claimed a run this one never heard of
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal("known empty after another group claimed a different run")
+	}
+	claim(gpu, "r1") // and now the one queued
+	if empty, _ := w.QueueEmpty(); !empty {
+		t.Fatal("not known empty after the one run queued was claimed by another group")
+	}
+	drain(w.C)
+	drain(next.C)
+
+	h.wakeFleet("f1", "r2")
+	drain(next.C)
+	drain(w.C)
+	claim(w, "r2")
 	if empty, _ := w.QueueEmpty(); !empty {
 		t.Fatal("not known empty after the group claimed the one run queued")
 	}
@@ -189,10 +202,11 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	}
 
 	// Two runs queued, one claimed: the other may still wait.
-	h.wakeFleet("f1")
-	h.wakeFleet("f1")
+	h.wakeFleet("f1", "r3")
+	h.wakeFleet("f1", "r4")
 	drain(next.C)
-	claim(w, true)
+	drain(w.C)
+	claim(w, "r3")
 	if empty, _ := w.QueueEmpty(); empty {
 		t.Fatal("known empty with a second run queued")
 	}
@@ -200,6 +214,99 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	case <-next.C:
 	default:
 		t.Fatal("a claim did not hand the wake-up on while another run may wait")
+	}
+}
+
+// Claims under way cover as many queued runs: a rover that comes to claim,
+// or a notification, asks no more claims than there are runs. When one
+// ends without such a run, the next waiter is woken.
+func TestHubClaimsUnderWayCoverQueuedRuns(t *testing.T) {
+	h := NewHub("", nil, slog.New(slog.DiscardHandler))
+	a := h.WaitRun("f1", []string{"exec"}, nil)
+	defer a.Stop()
+	b := h.WaitRun("f1", []string{"exec"}, nil)
+	defer b.Stop()
+	c := h.WaitRun("f1", []string{"exec"}, nil)
+	defer c.Stop()
+
+	claim(a, "")
+	h.wakeFleet("f1", "r1")
+	if n, which := woken(a, b, c); n != 1 || which[0] != 0 {
+		t.Fatalf("one queued run woke %v, want the first waiter", which)
+	}
+	seenA := a.ClaimStarted()
+	if empty, _ := b.QueueEmpty(); !empty {
+		t.Fatal("a second claim would go to the database for the one run the first is claiming")
+	}
+	h.wakeFleet("f1", "r2")
+	if n, which := woken(a, b, c); n != 1 || which[0] != 1 {
+		t.Fatalf("a second queued run woke %v, want the second waiter", which)
+	}
+	seenB := b.ClaimStarted()
+	if empty, _ := c.QueueEmpty(); !empty {
+		t.Fatal("a third claim would go to the database for two runs two claims are claiming")
+	}
+
+	// a gets a run queued before its group's last empty claim (one that
+	// claim skipped, locked): r1 and r2 are still waiting for b alone.
+	a.ClaimFinished(seenA, true, "r0")
+	if n, which := woken(a, b, c); n != 1 || which[0] != 2 {
+		t.Fatalf("a claim that got neither queued run woke %v, want the third waiter", which)
+	}
+	seenC := c.ClaimStarted()
+	b.ClaimFinished(seenB, true, "r1")
+	c.ClaimFinished(seenC, true, "r2")
+	if empty, _ := a.QueueEmpty(); !empty {
+		t.Fatal("not known empty once both queued runs were claimed")
+	}
+	if n, which := woken(a, b, c); n != 0 {
+		t.Fatalf("claims that left nothing queued woke %v", which)
+	}
+
+	// A claim that fails may leave its locked run queued: the queue is
+	// unknown, and the next waiter asks.
+	h.wakeFleet("f1", "r3")
+	drain(a.C)
+	seenA = a.ClaimStarted()
+	a.ClaimFinished(seenA, false, "")
+	if empty, _ := b.QueueEmpty(); empty {
+		t.Fatal("known empty after a claim failed")
+	}
+	if n, which := woken(a, b, c); n != 1 || which[0] != 1 {
+		t.Fatalf("a failed claim woke %v, want the next waiter", which)
+	}
+
+	// A notification that names no run (a server of an earlier version)
+	// makes the queue unknown too.
+	claim(b, "")
+	h.wakeFleet("f1", "")
+	if empty, _ := c.QueueEmpty(); empty {
+		t.Fatal("known empty after a notification that named no run")
+	}
+}
+
+// A run claimed before its notification arrived (the claim saw the commit
+// first) is not counted again when the notification comes.
+func TestHubRunClaimedBeforeItsNotification(t *testing.T) {
+	h := NewHub("", nil, slog.New(slog.DiscardHandler))
+	a := h.WaitRun("f1", []string{"exec"}, nil)
+	defer a.Stop()
+	b := h.WaitRun("f1", []string{"exec"}, nil)
+	defer b.Stop()
+
+	claim(a, "")
+	claim(a, "r1")
+	h.wakeFleet("f1", "r1")
+	if empty, _ := b.QueueEmpty(); !empty {
+		t.Fatal("the notification of a run claimed already opened the queue")
+	}
+	if n, which := woken(a, b); n != 0 {
+		t.Fatalf("the notification of a run claimed already woke %v", which)
+	}
+	// Its next notification (the run was queued again) counts.
+	h.wakeFleet("f1", "r1")
+	if empty, _ := b.QueueEmpty(); empty {
+		t.Fatal("a run queued again was not counted")
 	}
 }
 
@@ -215,43 +322,44 @@ func TestHubEmptyClaimBesideAnotherClaim(t *testing.T) {
 	b := h.WaitRun("f1", []string{"exec"}, nil)
 	defer b.Stop()
 
-	h.wakeFleet("f1") // run 1 is queued
+	h.wakeFleet("f1", "r1") // run 1 is queued
 	seenB := b.ClaimStarted()
 	seenA := a.ClaimStarted()
-	a.ClaimFinished(seenA, true, false) // skipped run 1, locked by b's claim
-	b.ClaimFinished(seenB, true, true)  // b got run 1
+	a.ClaimFinished(seenA, true, "")   // skipped run 1, locked by b's claim
+	b.ClaimFinished(seenB, true, "r1") // b got run 1
 	if empty, _ := a.QueueEmpty(); !empty {
 		t.Fatal("not known empty after the one run queued was claimed")
 	}
 	a.Stop()
 	b.Stop()
-	h.wakeFleet("f1") // run 2 is queued while no rover waits
+	h.wakeFleet("f1", "r2") // run 2 is queued while no rover waits
 	c := h.WaitRun("f1", []string{"exec"}, nil)
 	defer c.Stop()
 	if empty, _ := c.QueueEmpty(); empty {
 		t.Fatal("a run queued after the empty claim is hidden by a claim of a run queued before it")
 	}
 
-	// Nor does a claim still under way when the empty one ended: it may
-	// have locked a run queued before, which the empty claim skipped.
-	seenC := c.ClaimStarted()
+	// Nor does a claim under way when the empty one ended: it may have
+	// locked a run queued before, which the empty claim skipped.
+	h.wakeFleet("f1", "r3")
+	seenC := c.ClaimStarted() // locks run 2
 	d := h.WaitRun("f1", []string{"exec"}, nil)
 	defer d.Stop()
-	claim(d, false)
-	h.wakeFleet("f1") // run 3 is queued
-	c.ClaimFinished(seenC, true, true)
+	claim(d, "")            // skipped run 2; takes 2 and 3 off its list
+	h.wakeFleet("f1", "r4") // run 4 is queued
+	c.ClaimFinished(seenC, true, "r2")
 	if empty, _ := d.QueueEmpty(); empty {
 		t.Fatal("a claim under way when the empty claim ended counted for a run queued after")
 	}
-	claim(d, true) // run 3
+	claim(d, "r4")
 	if empty, _ := d.QueueEmpty(); !empty {
 		t.Fatal("not known empty once the run queued since was claimed")
 	}
 }
 
-// claim records a claim of w's group that found a run or nothing.
-func claim(w *RunWaiter, found bool) {
-	w.ClaimFinished(w.ClaimStarted(), true, found)
+// claim records a claim of w's group that got run, or nothing ("").
+func claim(w *RunWaiter, run string) {
+	w.ClaimFinished(w.ClaimStarted(), true, run)
 }
 
 // drain empties a waiter's wake-up channel.

@@ -128,19 +128,26 @@ func (s *Server) roverClaim(w http.ResponseWriter, r *http.Request) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		// A claim of this group just found nothing and no run was queued
-		// since: a rover that comes to claim waits for a wake-up without
-		// asking the database, and looks again when that stops counting.
-		// A woken one always asks.
+		// A claim of this group just found nothing, and every run queued
+		// since was claimed by the group or is being claimed: a rover that
+		// comes to claim, or is woken, waits for a wake-up without asking
+		// the database, and looks again when that stops counting. (A claim
+		// under way that ends without one of those runs wakes the next
+		// waiter.)
 		var c *store.Claimed
 		var err error
 		var recheck <-chan time.Time // nil: never
-		if empty, until := waiter.QueueEmpty(); empty && !waiter.Woken {
+		if empty, until := waiter.QueueEmpty(); empty {
+			waiter.Woken = false                    // the claims under way answer the wake-up
 			recheck = time.After(time.Until(until)) // collected once unreachable, fired or not
 		} else {
 			seen := waiter.ClaimStarted()
 			c, err = s.store.Claim(r.Context(), rv.FleetID, rv.ID, kinds, tags, s.cfg.Lease)
-			waiter.ClaimFinished(seen, err == nil, c != nil)
+			got := ""
+			if c != nil {
+				got = c.RunID
+			}
+			waiter.ClaimFinished(seen, err == nil, got)
 		}
 		if err == nil {
 			waiter.Woken = false
