@@ -349,12 +349,17 @@ func (h *Hub) wakeFleet(fleet, run string) {
 	defer h.mu.Unlock()
 	h.gen[fleet]++
 	gen := h.gen[fleet]
-	if _, ok := h.early[fleet][run]; ok && run != "" {
+	if at, ok := h.early[fleet][run]; ok && run != "" {
 		delete(h.early[fleet], run)
 		if len(h.early[fleet]) == 0 {
 			delete(h.early, fleet)
 		}
-		return // claimed already
+		if time.Since(at) < emptyFor {
+			return // claimed already
+		}
+		// Older: an entry that never met its notification (the run's came
+		// first, and an empty claim took it off the list), and this is the
+		// run queued again.
 	}
 	for _, q := range h.queues[fleet] {
 		switch {

@@ -308,6 +308,19 @@ func TestHubRunClaimedBeforeItsNotification(t *testing.T) {
 	if empty, _ := b.QueueEmpty(); empty {
 		t.Fatal("a run queued again was not counted")
 	}
+
+	// A claim remembered longer than emptyFor does not hide the run's
+	// later notification either.
+	claim(a, "")
+	claim(a, "r2")
+	h.mu.Lock()
+	h.early["f1"]["r2"] = time.Now().Add(-emptyFor)
+	h.mu.Unlock()
+	claim(a, "")
+	h.wakeFleet("f1", "r2")
+	if empty, _ := b.QueueEmpty(); empty {
+		t.Fatal("a stale early claim hid the run's notification")
+	}
 }
 
 // A claim that found nothing while another claim of its group was under
