@@ -349,7 +349,7 @@ func (h *Hub) wakeFleet(fleet, run string) {
 	defer h.mu.Unlock()
 	h.gen[fleet]++
 	gen := h.gen[fleet]
-	if at, ok := h.early[fleet][run]; ok && run != "" {
+	if at, ok := h.early[fleet][run]; ok { // never for "": only claimed runs are there
 		delete(h.early[fleet], run)
 		if len(h.early[fleet]) == 0 {
 			delete(h.early, fleet)

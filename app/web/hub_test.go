@@ -106,41 +106,27 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	other := h.WaitRun("f2", []string{"exec"}, []string{"linux"})
 	defer other.Stop()
 
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("a queue nobody looked at is known empty")
-	}
+	queueOpen(t, w, "a queue nobody looked at is known empty")
 	claim(w, "")
-	if empty, _ := w.QueueEmpty(); !empty {
-		t.Fatal("a claim that found nothing was not remembered")
-	}
-	if empty, _ := gpu.QueueEmpty(); empty {
-		t.Fatal("another group's queue is known empty")
-	}
-	if empty, _ := other.QueueEmpty(); empty {
-		t.Fatal("another fleet's queue is known empty")
-	}
+	queueCovered(t, w, "a claim that found nothing was not remembered")
+	queueOpen(t, gpu, "another group's queue is known empty")
+	queueOpen(t, other, "another fleet's queue is known empty")
 
 	// A run queued in the fleet: every group must look again.
 	h.wakeFleet("f1", "r6")
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("still known empty after a run was queued")
-	}
+	queueOpen(t, w, "still known empty after a run was queued")
 
 	// A claim that started before a run was queued found nothing, but
 	// says nothing of the queue now.
 	seen := w.ClaimStarted()
 	h.wakeFleet("f1", "r7")
 	w.ClaimFinished(seen, true, "")
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("a claim older than the last queued run counted")
-	}
+	queueOpen(t, w, "a claim older than the last queued run counted")
 
 	// A reconnect may have missed notifications of any fleet.
 	claim(other, "")
 	h.wakeAll()
-	if empty, _ := other.QueueEmpty(); empty {
-		t.Fatal("still known empty after the hub reconnected")
-	}
+	queueOpen(t, other, "still known empty after the hub reconnected")
 
 	// And it lasts emptyFor at most.
 	claim(w, "")
@@ -151,9 +137,7 @@ func TestHubRemembersAnEmptyQueue(t *testing.T) {
 	h.mu.Lock()
 	h.queues["f1"][w.group].empty.at = time.Now().Add(-emptyFor)
 	h.mu.Unlock()
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("an empty claim older than emptyFor still counted")
-	}
+	queueOpen(t, w, "an empty claim older than emptyFor still counted")
 }
 
 // A run queued and then claimed by the group itself leaves the group's
@@ -172,19 +156,13 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	claim(w, "")
 	claim(gpu, "")
 	h.wakeFleet("f1", "r1")
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("known empty with a run queued and not claimed")
-	}
+	queueOpen(t, w, "known empty with a run queued and not claimed")
 	drain(w.C)
 	drain(next.C)
 	claim(gpu, "r0") // another group claimed a run this one never heard of
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("known empty after another group claimed a different run")
-	}
+	queueOpen(t, w, "known empty after another group claimed a different run")
 	claim(gpu, "r1") // and now the one queued
-	if empty, _ := w.QueueEmpty(); !empty {
-		t.Fatal("not known empty after the one run queued was claimed by another group")
-	}
+	queueCovered(t, w, "not known empty after the one run queued was claimed by another group")
 	drain(w.C)
 	drain(next.C)
 
@@ -192,9 +170,7 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	drain(next.C)
 	drain(w.C)
 	claim(w, "r2")
-	if empty, _ := w.QueueEmpty(); !empty {
-		t.Fatal("not known empty after the group claimed the one run queued")
-	}
+	queueCovered(t, w, "not known empty after the group claimed the one run queued")
 	select {
 	case <-next.C:
 		t.Fatal("a claim handed the wake-up on although the group's queue is known empty")
@@ -207,9 +183,7 @@ func TestHubCountsItsGroupsClaims(t *testing.T) {
 	drain(next.C)
 	drain(w.C)
 	claim(w, "r3")
-	if empty, _ := w.QueueEmpty(); empty {
-		t.Fatal("known empty with a second run queued")
-	}
+	queueOpen(t, w, "known empty with a second run queued")
 	select {
 	case <-next.C:
 	default:
@@ -235,17 +209,13 @@ func TestHubClaimsUnderWayCoverQueuedRuns(t *testing.T) {
 		t.Fatalf("one queued run woke %v, want the first waiter", which)
 	}
 	seenA := a.ClaimStarted()
-	if empty, _ := b.QueueEmpty(); !empty {
-		t.Fatal("a second claim would go to the database for the one run the first is claiming")
-	}
+	queueCovered(t, b, "a second claim would go to the database for the one run the first is claiming")
 	h.wakeFleet("f1", "r2")
 	if n, which := woken(a, b, c); n != 1 || which[0] != 1 {
 		t.Fatalf("a second queued run woke %v, want the second waiter", which)
 	}
 	seenB := b.ClaimStarted()
-	if empty, _ := c.QueueEmpty(); !empty {
-		t.Fatal("a third claim would go to the database for two runs two claims are claiming")
-	}
+	queueCovered(t, c, "a third claim would go to the database for two runs two claims are claiming")
 
 	// a gets a run queued before its group's last empty claim (one that
 	// claim skipped, locked): r1 and r2 are still waiting for b alone.
@@ -256,9 +226,7 @@ func TestHubClaimsUnderWayCoverQueuedRuns(t *testing.T) {
 	seenC := c.ClaimStarted()
 	b.ClaimFinished(seenB, true, "r1")
 	c.ClaimFinished(seenC, true, "r2")
-	if empty, _ := a.QueueEmpty(); !empty {
-		t.Fatal("not known empty once both queued runs were claimed")
-	}
+	queueCovered(t, a, "not known empty once both queued runs were claimed")
 	if n, which := woken(a, b, c); n != 0 {
 		t.Fatalf("claims that left nothing queued woke %v", which)
 	}
@@ -269,9 +237,7 @@ func TestHubClaimsUnderWayCoverQueuedRuns(t *testing.T) {
 	drain(a.C)
 	seenA = a.ClaimStarted()
 	a.ClaimFinished(seenA, false, "")
-	if empty, _ := b.QueueEmpty(); empty {
-		t.Fatal("known empty after a claim failed")
-	}
+	queueOpen(t, b, "known empty after a claim failed")
 	if n, which := woken(a, b, c); n != 1 || which[0] != 1 {
 		t.Fatalf("a failed claim woke %v, want the next waiter", which)
 	}
@@ -280,9 +246,7 @@ func TestHubClaimsUnderWayCoverQueuedRuns(t *testing.T) {
 	// makes the queue unknown too.
 	claim(b, "")
 	h.wakeFleet("f1", "")
-	if empty, _ := c.QueueEmpty(); empty {
-		t.Fatal("known empty after a notification that named no run")
-	}
+	queueOpen(t, c, "known empty after a notification that named no run")
 }
 
 // A run claimed before its notification arrived (the claim saw the commit
@@ -297,17 +261,13 @@ func TestHubRunClaimedBeforeItsNotification(t *testing.T) {
 	claim(a, "")
 	claim(a, "r1")
 	h.wakeFleet("f1", "r1")
-	if empty, _ := b.QueueEmpty(); !empty {
-		t.Fatal("the notification of a run claimed already opened the queue")
-	}
+	queueCovered(t, b, "the notification of a run claimed already opened the queue")
 	if n, which := woken(a, b); n != 0 {
 		t.Fatalf("the notification of a run claimed already woke %v", which)
 	}
 	// Its next notification (the run was queued again) counts.
 	h.wakeFleet("f1", "r1")
-	if empty, _ := b.QueueEmpty(); empty {
-		t.Fatal("a run queued again was not counted")
-	}
+	queueOpen(t, b, "a run queued again was not counted")
 
 	// A claim remembered longer than emptyFor does not hide the run's
 	// later notification either.
@@ -318,9 +278,7 @@ func TestHubRunClaimedBeforeItsNotification(t *testing.T) {
 	h.mu.Unlock()
 	claim(a, "")
 	h.wakeFleet("f1", "r2")
-	if empty, _ := b.QueueEmpty(); empty {
-		t.Fatal("a stale early claim hid the run's notification")
-	}
+	queueOpen(t, b, "a stale early claim hid the run's notification")
 }
 
 // A claim that found nothing while another claim of its group was under
@@ -340,17 +298,13 @@ func TestHubEmptyClaimBesideAnotherClaim(t *testing.T) {
 	seenA := a.ClaimStarted()
 	a.ClaimFinished(seenA, true, "")   // skipped run 1, locked by b's claim
 	b.ClaimFinished(seenB, true, "r1") // b got run 1
-	if empty, _ := a.QueueEmpty(); !empty {
-		t.Fatal("not known empty after the one run queued was claimed")
-	}
+	queueCovered(t, a, "not known empty after the one run queued was claimed")
 	a.Stop()
 	b.Stop()
 	h.wakeFleet("f1", "r2") // run 2 is queued while no rover waits
 	c := h.WaitRun("f1", []string{"exec"}, nil)
 	defer c.Stop()
-	if empty, _ := c.QueueEmpty(); empty {
-		t.Fatal("a run queued after the empty claim is hidden by a claim of a run queued before it")
-	}
+	queueOpen(t, c, "a run queued after the empty claim is hidden by a claim of a run queued before it")
 
 	// Nor does a claim under way when the empty one ended: it may have
 	// locked a run queued before, which the empty claim skipped.
@@ -361,12 +315,25 @@ func TestHubEmptyClaimBesideAnotherClaim(t *testing.T) {
 	claim(d, "")            // skipped run 2; takes 2 and 3 off its list
 	h.wakeFleet("f1", "r4") // run 4 is queued
 	c.ClaimFinished(seenC, true, "r2")
-	if empty, _ := d.QueueEmpty(); empty {
-		t.Fatal("a claim under way when the empty claim ended counted for a run queued after")
-	}
+	queueOpen(t, d, "a claim under way when the empty claim ended counted for a run queued after")
 	claim(d, "r4")
-	if empty, _ := d.QueueEmpty(); !empty {
-		t.Fatal("not known empty once the run queued since was claimed")
+	queueCovered(t, d, "not known empty once the run queued since was claimed")
+}
+
+// queueCovered fails with msg unless w's group would wait without asking
+// the database.
+func queueCovered(t *testing.T, w *RunWaiter, msg string) {
+	t.Helper()
+	if empty, _ := w.QueueEmpty(); !empty {
+		t.Fatal(msg)
+	}
+}
+
+// queueOpen fails with msg unless w's group would ask the database.
+func queueOpen(t *testing.T, w *RunWaiter, msg string) {
+	t.Helper()
+	if empty, _ := w.QueueEmpty(); empty {
+		t.Fatal(msg)
 	}
 }
 
