@@ -18,8 +18,9 @@ UPDATE runs SET status = 'canceled', failure_reason = 'canceled', failure_messag
 WHERE id = $1 AND status = 'queued';
 
 -- name: RequestCancel
+-- IS TRUE: found by runs_pkey whatever the statistics (migration 0020).
 UPDATE runs SET cancel_requested = true, failure_message = $2
-WHERE id = $1 AND status IN ('claimed', 'running');
+WHERE id = $1 AND (status IN ('claimed', 'running')) IS TRUE;
 
 -- name: ClaimRun
 -- See ufo_claim (migration 0014).
@@ -39,9 +40,10 @@ ORDER BY lease_expires_at
 LIMIT 100;
 
 -- name: LockExpiredRun
+-- IS TRUE: found by runs_pkey whatever the statistics (migration 0020).
 SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
 FROM runs
-WHERE id = $1 AND status IN ('claimed', 'running') AND lease_expires_at < now()
+WHERE id = $1 AND (status IN ('claimed', 'running')) IS TRUE AND lease_expires_at < now()
 FOR UPDATE SKIP LOCKED;
 
 -- name: LockOperationByID
