@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ufo-run/ufo/app"
 	"github.com/ufo-run/ufo/store/pgtest"
@@ -396,88 +394,5 @@ func TestCreateOperationAnswersAsStored(t *testing.T) {
 		if string(a) != string(b) {
 			t.Errorf("created %q:\nanswer %s\nread   %s", in.Title, a, b)
 		}
-	}
-}
-
-// A call on a run finds the run by its primary key, whatever the
-// statistics say. runs_active, the sweeper's partial index of claimed and
-// running runs, is tiny in statistics taken while few runs were under way
-// (and a table of many finished runs is analyzed rarely), and a lookup by
-// id that stated the index's predicate was planned on it: it then read
-// every run under way to find one. With 10,000 runs under way and such
-// statistics, a heartbeat took 1.5 ms instead of 0.1 ms (pgbench, one
-// client).
-func TestRunCallsFindTheRunByItsKey(t *testing.T) {
-	ctx := context.Background()
-	url := pgtest.NewDB(t)
-	s := open(t, url)
-	c, rv := claimedRun(t, s)
-	hash := app.HashToken(c.Token)
-	// A fleet's history: thousands of finished runs, one under way, and
-	// statistics to match.
-	if _, err := s.pool.Exec(ctx, `INSERT INTO runs (fleet_id, operation_id, pilot_kind, status, finished_at)
-		SELECT r.fleet_id, r.operation_id, r.pilot_kind, 'succeeded', now() FROM runs r, generate_series(1, 5000)
-		WHERE r.id = $1`, c.RunID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE runs`); err != nil {
-		t.Fatal(err)
-	}
-	// auto_explain sends the plan of every statement, those inside the
-	// run calls' functions too, to this session as LOG messages.
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plans []string
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { plans = append(plans, n.Message) }
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	for _, set := range []string{`LOAD 'auto_explain'`, `SET auto_explain.log_min_duration = 0`,
-		`SET auto_explain.log_nested_statements = on`, `SET client_min_messages = log`} {
-		if _, err := conn.Exec(ctx, set); err != nil {
-			t.Fatal(err)
-		}
-	}
-	events := func(seq int64) []any {
-		return []any{[]int64{seq}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}}
-	}
-	calls := []struct {
-		name string
-		args []any
-	}{
-		{"StartRun", []any{c.RunID, rv.RoverID, hash, 60.0}},
-		{"Heartbeat", []any{c.RunID, rv.RoverID, hash, 60.0}},
-		{"AppendEvents", append([]any{c.RunID, rv.RoverID, hash, 60.0}, events(1)...)},
-		{"RequestCancel", []any{c.RunID, "looking"}},
-		{"LockExpiredRun", []any{c.RunID}},
-	}
-	// Both the plans made for each call's values and the generic plans a
-	// session settles on after five calls.
-	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-		if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
-			t.Fatal(err)
-		}
-		for _, call := range calls {
-			plans = plans[:0]
-			if _, err := conn.Exec(ctx, q(call.name), call.args...); err != nil {
-				t.Fatalf("%s: %v", call.name, err)
-			}
-			all := strings.Join(plans, "\n")
-			if !strings.Contains(all, "runs_pkey on runs") || strings.Contains(all, "runs_active") {
-				t.Errorf("%s (%s) does not find the run by runs_pkey:\n%s", call.name, mode, all)
-			}
-		}
-	}
-	plans = plans[:0]
-	if _, err := conn.Exec(ctx, q("CompleteRun"), c.RunID, rv.RoverID, hash, app.RunSucceeded, "", "done",
-		nil, "", "", nil, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if all := strings.Join(plans, "\n"); !strings.Contains(all, "runs_pkey on runs") || strings.Contains(all, "runs_active") {
-		t.Errorf("CompleteRun does not find the run by runs_pkey:\n%s", all)
 	}
 }

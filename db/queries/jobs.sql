@@ -16,22 +16,25 @@ WHERE id IN (
 RETURNING id, kind, key, payload, attempts, max_attempts;
 
 -- name: FinishJob
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL, last_error = ''
-WHERE id = $1 AND status = 'pending' AND attempts = $2;
+WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $2;
 
 -- name: RetryJob
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE jobs SET run_after = now() + make_interval(secs => $3), locked_until = NULL, last_error = $2,
     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     finished_at = CASE WHEN attempts >= max_attempts THEN now() END
-WHERE id = $1 AND status = 'pending' AND attempts = $4
+WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $4
 RETURNING status;
 
 -- name: FindJob
 SELECT id, kind, key, payload, status, attempts, last_error FROM jobs WHERE kind = $1 AND key = $2;
 
 -- name: FailJob
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $2
-WHERE id = $1 AND status = 'pending' AND attempts = $3;
+WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $3;
 
 -- name: PruneJobs
 DELETE FROM jobs WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1);

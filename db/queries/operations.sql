@@ -127,7 +127,8 @@ ORDER BY created_at DESC, id
 LIMIT $4 OFFSET $5;
 
 -- name: ResolveSignal
-UPDATE signals SET resolved_at = now() WHERE fleet_id = $1 AND id = $2 AND resolved_at IS NULL
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
+UPDATE signals SET resolved_at = now() WHERE fleet_id = $1 AND id = $2 AND (resolved_at IS NULL) IS TRUE
 RETURNING id, operation_id, run_id, kind, message, created_at, resolved_at;
 
 -- name: OperationIDByCode

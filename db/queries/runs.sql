@@ -13,12 +13,13 @@ ORDER BY created_at DESC LIMIT 1 FOR UPDATE;
 SELECT * FROM run_view WHERE operation_id = $1 ORDER BY queued_at DESC, id DESC LIMIT 1;
 
 -- name: CancelQueuedRun
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE runs SET status = 'canceled', failure_reason = 'canceled', failure_message = $2,
     finished_at = now(), cancel_requested = true
-WHERE id = $1 AND status = 'queued';
+WHERE id = $1 AND (status = 'queued') IS TRUE;
 
 -- name: RequestCancel
--- IS TRUE: found by runs_pkey whatever the statistics (migration 0020).
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE runs SET cancel_requested = true, failure_message = $2
 WHERE id = $1 AND (status IN ('claimed', 'running')) IS TRUE;
 
@@ -40,7 +41,7 @@ ORDER BY lease_expires_at
 LIMIT 100;
 
 -- name: LockExpiredRun
--- IS TRUE: found by runs_pkey whatever the statistics (migration 0020).
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 SELECT id, fleet_id, operation_id, attempt, max_attempts, cancel_requested
 FROM runs
 WHERE id = $1 AND (status IN ('claimed', 'running')) IS TRUE AND lease_expires_at < now()
@@ -76,9 +77,10 @@ ORDER BY seq
 LIMIT $4;
 
 -- name: ReleaseClaim
+-- IS TRUE: found by its primary key whatever the statistics (see db.go).
 UPDATE runs SET status = 'queued', attempt = attempt - 1, rover_id = NULL, claim_token_hash = NULL,
     lease_expires_at = NULL, claimed_at = NULL
-WHERE id = $1 AND claim_token_hash = $2 AND status = 'claimed'
+WHERE id = $1 AND claim_token_hash = $2 AND (status = 'claimed') IS TRUE
 RETURNING fleet_id, operation_id;
 
 -- name: PilotActiveRuns

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/store/pgtest"
+)
+
+// A lookup by key that also checks a state finds its row by the key,
+// whatever the statistics say. Where the check is the predicate of a
+// partial index (runs_active, runs_queue, jobs_pending, signals_fleet),
+// statistics taken while few rows were in that state make the index look
+// one page small, and the planner chose it over the primary key: the
+// lookup then read every row in that state (every run under way, every
+// queued run, every pending job) to find its own. With 10,000 runs under
+// way a heartbeat took 1.5 ms instead of 0.1 ms (pgbench, one client).
+// These tests reproduce such statistics and read the plans.
+
+// explainer is a session that receives the plan of every statement it
+// runs, those inside functions too, as LOG messages (auto_explain).
+type explainer struct {
+	conn  *pgx.Conn
+	plans []string
+}
+
+func newExplainer(t *testing.T, url string) *explainer {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &explainer{}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { e.plans = append(e.plans, n.Message) }
+	if e.conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.conn.Close(context.Background()) })
+	for _, set := range []string{`LOAD 'auto_explain'`, `SET auto_explain.log_min_duration = 0`,
+		`SET auto_explain.log_nested_statements = on`, `SET client_min_messages = log`} {
+		if _, err := e.conn.Exec(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// modes are the plans a session makes: for each call's values, and the
+// generic plan it settles on after five calls.
+var modes = []string{"force_custom_plan", "force_generic_plan"}
+
+// check runs the named query in mode and fails t unless its plans read
+// table by its primary key and never use the partial index avoid.
+func (e *explainer) check(t *testing.T, mode, name, table, avoid string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+		t.Fatal(err)
+	}
+	e.plans = e.plans[:0]
+	if _, err := e.conn.Exec(ctx, q(name), args...); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	all := strings.Join(e.plans, "\n")
+	if !strings.Contains(all, "using "+table+"_pkey on "+table) || strings.Contains(all, avoid) {
+		t.Errorf("%s (%s) does not find its row by %s_pkey:\n%s", name, mode, table, all)
+	}
+}
+
+// analyze takes fresh statistics of table, in which few rows are in the
+// state under test.
+func analyze(t *testing.T, s *Store, table string) {
+	t.Helper()
+	if _, err := s.pool.Exec(context.Background(), "ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// finishedRuns gives the operation of run a history of n finished runs.
+func finishedRuns(t *testing.T, s *Store, run string, n int) {
+	t.Helper()
+	if _, err := s.pool.Exec(context.Background(), `INSERT INTO runs (fleet_id, operation_id, pilot_kind, status, finished_at)
+		SELECT r.fleet_id, r.operation_id, r.pilot_kind, 'succeeded', now() FROM runs r, generate_series(1, $2)
+		WHERE r.id = $1`, run, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunCallsFindTheRunByItsKey(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	c, rv := claimedRun(t, s)
+	hash := app.HashToken(c.Token)
+	finishedRuns(t, s, c.RunID, 5000)
+	analyze(t, s, "runs")
+	e := newExplainer(t, url)
+	events := []any{[]int64{1}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}}
+	for _, mode := range modes {
+		e.check(t, mode, "StartRun", "runs", "runs_active", c.RunID, rv.RoverID, hash, 60.0)
+		e.check(t, mode, "Heartbeat", "runs", "runs_active", c.RunID, rv.RoverID, hash, 60.0)
+		e.check(t, mode, "AppendEvents", "runs", "runs_active", append([]any{c.RunID, rv.RoverID, hash, 60.0}, events...)...)
+		e.check(t, mode, "RequestCancel", "runs", "runs_active", c.RunID, "looking")
+		e.check(t, mode, "LockExpiredRun", "runs", "runs_active", c.RunID)
+		e.check(t, mode, "ReleaseClaim", "runs", "runs_active", c.RunID, []byte("not its token"))
+	}
+	// The completion ends the run: once.
+	e.check(t, "force_generic_plan", "CompleteRun", "runs", "runs_active", c.RunID, rv.RoverID, hash, app.RunSucceeded,
+		"", "done", nil, "", "", nil, nil, nil)
+	var status string
+	if err := s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, c.RunID).Scan(&status); err != nil || status != app.RunSucceeded {
+		t.Fatalf("run after its completion: %q, %v", status, err)
+	}
+}
+
+func TestCancelOfAQueuedRunFindsItByItsKey(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	fleet, m, p := missionWithPilot(t, s, "CQR")
+	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "queued", AssigneeType: "pilot", AssigneeID: &p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run string
+	if err := s.pool.QueryRow(ctx, `SELECT id FROM runs WHERE operation_id = $1`, op.ID).Scan(&run); err != nil {
+		t.Fatal(err)
+	}
+	finishedRuns(t, s, run, 5000)
+	analyze(t, s, "runs")
+	e := newExplainer(t, url)
+	for _, mode := range modes {
+		e.check(t, mode, "CancelQueuedRun", "runs", "runs_queue", run, "not wanted")
+	}
+}
+
+func TestJobsAreSettledByTheirKey(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	// A worker's history: thousands of jobs done, one pending.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO jobs (kind, key, payload, status, finished_at)
+		SELECT 'notify', g::text, '{}', 'done', now() FROM generate_series(1, 5000) g`); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := s.pool.QueryRow(ctx, `INSERT INTO jobs (kind, key, payload) VALUES ('notify', 'pending', '{}') RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	analyze(t, s, "jobs")
+	e := newExplainer(t, url)
+	for _, mode := range modes {
+		// Attempt 7 is not the job's: each call matches no row and
+		// changes nothing, and its plan is the one a real call gets.
+		e.check(t, mode, "FinishJob", "jobs", "jobs_pending", id, 7)
+		e.check(t, mode, "RetryJob", "jobs", "jobs_pending", id, "why", 1.0, 7)
+		e.check(t, mode, "FailJob", "jobs", "jobs_pending", id, "why", 7)
+	}
+}
+
+func TestSignalIsResolvedByItsKey(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	c, _ := claimedRun(t, s)
+	// A fleet's history: thousands of signals resolved, one open.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO signals (fleet_id, operation_id, kind, message, resolved_at)
+		SELECT $1, $2, 'review_requested', 'seen', now() FROM generate_series(1, 5000)`, c.Operation.FleetID, c.Operation.ID); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := s.pool.QueryRow(ctx, `INSERT INTO signals (fleet_id, operation_id, kind, message)
+		VALUES ($1, $2, 'review_requested', 'open') RETURNING id`, c.Operation.FleetID, c.Operation.ID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	analyze(t, s, "signals")
+	e := newExplainer(t, url)
+	for _, mode := range modes {
+		e.check(t, mode, "ResolveSignal", "signals", "signals_fleet", c.Operation.FleetID, id)
+	}
+}
