@@ -3,14 +3,15 @@
 //
 // A lookup by primary key that also checks a row's state writes the check
 // as (check) IS TRUE where the check is the predicate of a partial index
-// (runs_active, runs_queue, jobs_pending, signals_fleet): WHERE id = $1
-// AND (status = 'pending') IS TRUE. The planner cannot match that form to
-// the index's predicate, so the row is found by its key; stated plainly,
-// statistics taken while few rows were in that state make the partial
-// index look smaller than one lookup by key, the planner chooses it, and
-// the lookup reads every row in that state (migration 0020). The scans
-// that want those rows state the predicate plainly. store/plans_test.go
-// reads the plans.
+// (runs_active, runs_queue, jobs_pending, signals_fleet,
+// operations_issue_url): WHERE id = $1 AND (status = 'pending') IS TRUE.
+// The planner cannot match that form to the index's predicate, so the row
+// is found by its key. Stated plainly, the check lets the planner choose
+// the partial index, which statistics taken while few rows were in that
+// state make look smaller than one lookup by key, and the lookup then
+// reads every row in that state (migrations 0020 and 0021). The scans that
+// want those rows state the predicate plainly. store/plans_test.go reads
+// the plans.
 package db
 
 import (

@@ -57,21 +57,34 @@ func newExplainer(t *testing.T, url string) *explainer {
 // generic plan it settles on after five calls.
 var modes = []string{"force_custom_plan", "force_generic_plan"}
 
-// check runs the named query in mode and fails t unless its plans read
-// table by its primary key and never use the partial index avoid.
-func (e *explainer) check(t *testing.T, mode, name, table, avoid string, args ...any) {
+// check runs query (called name in messages) in mode and fails t unless
+// each of its statements whose plan contains stmt ("Update on runs") reads
+// by use ("runs_pkey on runs"), and none of its statements uses the
+// partial index avoid.
+func (e *explainer) check(t *testing.T, mode, name, query, stmt, use, avoid string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := e.conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
 		t.Fatal(err)
 	}
 	e.plans = e.plans[:0]
-	if _, err := e.conn.Exec(ctx, q(name), args...); err != nil {
+	if _, err := e.conn.Exec(ctx, query, args...); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	all := strings.Join(e.plans, "\n")
-	if !strings.Contains(all, "using "+table+"_pkey on "+table) || strings.Contains(all, avoid) {
-		t.Errorf("%s (%s) does not find its row by %s_pkey:\n%s", name, mode, table, all)
+	seen := false
+	for _, p := range e.plans {
+		if strings.Contains(p, stmt) {
+			seen = true
+			if !strings.Contains(p, use) {
+				t.Errorf("%s (%s) does not read by %s:\n%s", name, mode, use, p)
+			}
+		}
+		if strings.Contains(p, avoid) {
+			t.Errorf("%s (%s) uses %s:\n%s", name, mode, avoid, p)
+		}
+	}
+	if !seen {
+		t.Errorf("%s (%s): no plan with %q among:\n%s", name, mode, stmt, strings.Join(e.plans, "\n"))
 	}
 }
 
@@ -98,26 +111,39 @@ func TestRunCallsFindTheRunByItsKey(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDB(t)
 	s := open(t, url)
-	c, rv := claimedRun(t, s)
-	hash := app.HashToken(c.Token)
-	finishedRuns(t, s, c.RunID, 5000)
-	analyze(t, s, "runs")
-	e := newExplainer(t, url)
-	events := []any{[]int64{1}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}}
-	for _, mode := range modes {
-		e.check(t, mode, "StartRun", "runs", "runs_active", c.RunID, rv.RoverID, hash, 60.0)
-		e.check(t, mode, "Heartbeat", "runs", "runs_active", c.RunID, rv.RoverID, hash, 60.0)
-		e.check(t, mode, "AppendEvents", "runs", "runs_active", append([]any{c.RunID, rv.RoverID, hash, 60.0}, events...)...)
-		e.check(t, mode, "RequestCancel", "runs", "runs_active", c.RunID, "looking")
-		e.check(t, mode, "LockExpiredRun", "runs", "runs_active", c.RunID)
-		e.check(t, mode, "ReleaseClaim", "runs", "runs_active", c.RunID, []byte("not its token"))
+	// A run to complete under each plan mode, held by one rover; the
+	// statistics are taken while one of them is under way.
+	first, rv := claimedRun(t, s)
+	op := first.Operation
+	if _, err := s.CreateOperation(ctx, op.FleetID, OperationInput{MissionID: op.MissionID, Title: "another",
+		AssigneeType: "pilot", AssigneeID: &first.Pilot.ID}); err != nil {
+		t.Fatal(err)
 	}
-	// The completion ends the run: once.
-	e.check(t, "force_generic_plan", "CompleteRun", "runs", "runs_active", c.RunID, rv.RoverID, hash, app.RunSucceeded,
-		"", "done", nil, "", "", nil, nil, nil)
-	var status string
-	if err := s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, c.RunID).Scan(&status); err != nil || status != app.RunSucceeded {
-		t.Fatalf("run after its completion: %q, %v", status, err)
+	finishedRuns(t, s, first.RunID, 5000)
+	analyze(t, s, "runs")
+	second, err := s.Claim(ctx, op.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute)
+	if err != nil || second == nil {
+		t.Fatalf("claim: %v, %v", second, err)
+	}
+	runs := []*Claimed{first, second}
+	e := newExplainer(t, url)
+	const upd, pkey, active = "Update on runs", "runs_pkey on runs", "runs_active"
+	events := []any{[]int64{1}, []string{"text"}, []json.RawMessage{json.RawMessage(`{"text":"hi"}`)}, []time.Time{time.Now()}}
+	for i, mode := range modes {
+		c := runs[i]
+		hash := app.HashToken(c.Token)
+		call := func(name, stmt string, args ...any) { e.check(t, mode, name, q(name), stmt, pkey, active, args...) }
+		call("StartRun", upd, c.RunID, rv.RoverID, hash, 60.0)
+		call("Heartbeat", upd, c.RunID, rv.RoverID, hash, 60.0)
+		call("AppendEvents", upd, append([]any{c.RunID, rv.RoverID, hash, 60.0}, events...)...)
+		call("RequestCancel", upd, c.RunID, "looking")
+		call("LockExpiredRun", "LockRows", c.RunID)
+		call("ReleaseClaim", upd, c.RunID, []byte("not its token"))
+		call("CompleteRun", upd, c.RunID, rv.RoverID, hash, app.RunSucceeded, "", "done", nil, "", "", nil, nil, nil)
+		var status string
+		if err := s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, c.RunID).Scan(&status); err != nil || status != app.RunSucceeded {
+			t.Fatalf("run after its completion: %q, %v", status, err)
+		}
 	}
 }
 
@@ -138,7 +164,7 @@ func TestCancelOfAQueuedRunFindsItByItsKey(t *testing.T) {
 	analyze(t, s, "runs")
 	e := newExplainer(t, url)
 	for _, mode := range modes {
-		e.check(t, mode, "CancelQueuedRun", "runs", "runs_queue", run, "not wanted")
+		e.check(t, mode, "CancelQueuedRun", q("CancelQueuedRun"), "Update on runs", "runs_pkey on runs", "runs_queue", run, "not wanted")
 	}
 }
 
@@ -160,9 +186,9 @@ func TestJobsAreSettledByTheirKey(t *testing.T) {
 	for _, mode := range modes {
 		// Attempt 7 is not the job's: each call matches no row and
 		// changes nothing, and its plan is the one a real call gets.
-		e.check(t, mode, "FinishJob", "jobs", "jobs_pending", id, 7)
-		e.check(t, mode, "RetryJob", "jobs", "jobs_pending", id, "why", 1.0, 7)
-		e.check(t, mode, "FailJob", "jobs", "jobs_pending", id, "why", 7)
+		e.check(t, mode, "FinishJob", q("FinishJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, 7)
+		e.check(t, mode, "RetryJob", q("RetryJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, "why", 1.0, 7)
+		e.check(t, mode, "FailJob", q("FailJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, "why", 7)
 	}
 }
 
@@ -184,6 +210,30 @@ func TestSignalIsResolvedByItsKey(t *testing.T) {
 	analyze(t, s, "signals")
 	e := newExplainer(t, url)
 	for _, mode := range modes {
-		e.check(t, mode, "ResolveSignal", "signals", "signals_fleet", c.Operation.FleetID, id)
+		e.check(t, mode, "ResolveSignal", q("ResolveSignal"), "Update on signals", "signals_pkey on signals", "signals_fleet", c.Operation.FleetID, id)
+	}
+}
+
+// The trigger that gives a new run its GitHub issue's rover tags reads the
+// run's operation by its key: it runs on every run inserted.
+func TestRunTagsFindTheOperationByItsKey(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	fleet, m, p := missionWithPilot(t, s, "TAG")
+	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "tagged", AssigneeType: "pilot", AssigneeID: &p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fleet's operations, none of them from a GitHub issue yet.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO operations (fleet_id, mission_id, number, title)
+		SELECT $1, $2, 1000 + g, 'made here' FROM generate_series(1, 20000) g`, fleet, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	analyze(t, s, "operations")
+	e := newExplainer(t, url)
+	for _, mode := range modes {
+		e.check(t, mode, "run insert", `INSERT INTO runs (fleet_id, operation_id, pilot_kind) VALUES ($1, $2, 'exec')`,
+			"github_issues", "operations_pkey on operations", "operations_issue_url", fleet, op.ID)
 	}
 }
