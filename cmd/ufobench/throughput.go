@@ -55,6 +55,10 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calls: %w", err)
 	}
+	direct, err := b.storeRuns(ctx, b.cfg.CeilingTime/4)
+	if err != nil {
+		return nil, fmt.Errorf("store lifecycle: %w", err)
+	}
 	after, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
@@ -102,7 +106,15 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	first := row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess")
 	first.Note += fmt.Sprintf("; of a run's %.1f, its calls measured alone cost %s; the rest, %.1f, is the claims (the one that gets the run, and those that find nothing), "+
 		"its completion, and the numbering of its feed rows and its wake-up", whole, strings.Join(parts, ", "), rest)
-	figs := append([]Figure{first}, costs...)
+	directEq := direct.cpuMS / txCPU
+	first.Note += fmt.Sprintf("; through the store alone, no HTTP, a run costs %.1f (row \"2 run throughput, store alone\")", directEq)
+	store := vsCeiling("throughput", "2 run throughput, store alone", "runs/s", direct.perSecond, txps/proto.writes, 0, true, fmt.Sprintf(
+		"%d loops, each creating and assigning an operation in a mission of its own, claiming a run, starting it, storing a batch of 5 events and "+
+			"completing it with a small diff, with the store's calls (the server's for those requests, without HTTP and the session lookup); "+
+			"CPU per run %.2f ms: the CPU of %.1f single-row UPDATE transactions, where at 0.25× a whole run over HTTP may cost %.1f; "+
+			"its ratio is the most the figure could reach if HTTP cost nothing",
+		b.cfg.Rovers, direct.cpuMS, directEq, budget))
+	figs := append([]Figure{first, store}, costs...)
 	figs = append(figs, row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"))
 	return figs, nil
 }
