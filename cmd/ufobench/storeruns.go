@@ -51,10 +51,10 @@ func (b *bench) storeRuns(ctx context.Context, d time.Duration) (rate, error) {
 			// The oldest queued run, perhaps another loop's; none when the
 			// other loops took them all.
 			cl, err := b.st.Claim(ctx, tb.fleet, rv.ID, []string{app.KindExec}, []string{}, lease)
-			if err != nil || cl == nil {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return err
+			}
+			if cl == nil {
 				continue
 			}
 			if _, err := b.st.StartRun(ctx, cl.RunID, rv.ID, cl.Token, lease); err != nil {
@@ -66,10 +66,9 @@ func (b *bench) storeRuns(ctx context.Context, d time.Duration) (rate, error) {
 			if _, _, err := b.st.AppendEvents(ctx, cl.RunID, rv.ID, cl.Token, lease, events); err != nil {
 				return err
 			}
-			diff := fmt.Sprintf("diff --git a/ufobench.txt b/ufobench.txt\nnew file mode 100644\n--- /dev/null\n+++ b/ufobench.txt\n@@ -0,0 +1 @@\n+%s\n", cl.Operation.Code)
 			if err := b.st.CompleteRun(ctx, cl.RunID, rv.ID, cl.Token, store.Completion{Status: app.RunSucceeded,
-				FinalMessage: "done", Usage: usage, Artifact: &app.Artifact{Diff: diff, Files: 1, Insertions: 1,
-					Branch: cl.Operation.Branch, BaseBranch: "main", HeadCommit: "0123456789abcdef0123456789abcdef01234567"}}); err != nil {
+				FinalMessage: "done", Usage: usage, Artifact: &app.Artifact{Diff: noopDiff(cl.Operation.Code), Files: 1, Insertions: 1,
+					Branch: cl.Operation.Branch, BaseBranch: "main", HeadCommit: noopHead}}); err != nil {
 				return err
 			}
 			done()

@@ -425,15 +425,23 @@ func (r *protoRover) fly(ctx context.Context, h *hooks) error {
 	if _, err := r.runCall(ctx, cl.RunID, "events", wire.EventBatch{ClaimToken: cl.ClaimToken, Events: batch}); err != nil {
 		return err
 	}
-	diff := fmt.Sprintf("diff --git a/ufobench.txt b/ufobench.txt\nnew file mode 100644\n--- /dev/null\n+++ b/ufobench.txt\n@@ -0,0 +1 @@\n+%s\n", cl.Operation.Code)
+	diff := noopDiff(cl.Operation.Code)
 	_, err = r.runCall(ctx, cl.RunID, "complete", wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded, FinalMessage: "done",
 		Usage:    &wire.Usage{InputTokens: 10, OutputTokens: 5},
-		Artifact: &wire.Artifact{Diff: diff, Files: 1, Insertions: 1, Branch: cl.Branch, BaseBranch: "main", HeadCommit: "0123456789abcdef0123456789abcdef01234567"}})
+		Artifact: &wire.Artifact{Diff: diff, Files: 1, Insertions: 1, Branch: cl.Branch, BaseBranch: "main", HeadCommit: noopHead}})
 	if err == nil && h.onComplete != nil {
 		h.onComplete()
 	}
 	return err
 }
+
+// noopDiff is the diff of the no-op pilot's one file for the operation
+// code, and noopHead the commit its runs report.
+func noopDiff(code string) string {
+	return fmt.Sprintf("diff --git a/ufobench.txt b/ufobench.txt\nnew file mode 100644\n--- /dev/null\n+++ b/ufobench.txt\n@@ -0,0 +1 @@\n+%s\n", code)
+}
+
+const noopHead = "0123456789abcdef0123456789abcdef01234567"
 
 // noopPilot is a pilot that runs in the rover's process: it writes one small
 // file, so the run has a diff, and emits a few events.
