@@ -79,10 +79,11 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 			"ceiling = %.0f single-row UPDATE tx/s on %d connections (mean of %.0f before and %.0f after the protocol runs) ÷ %.1f (÷ the %d lifecycle steps it would be %.0f runs/s); "+
 			"%d clients creating; a run's mean time queued %.0f ms, claimed to started %.0f ms, started to finished %.0f ms; %s; "+
 			"CPU per run %.2f ms (%.2f in this process), per UPDATE transaction %.3f ms: a run costs the CPU of %.1f UPDATE transactions, "+
-			"%.1f per write transaction (%.2f× by CPU; 0.25× is 4); %s; jobs pending for the worker at the end: %d",
+			"%.1f per write transaction (%.2f× by CPU; 0.25× is 4); %s; jobs pending for the worker at the end: %d; "+
+			"a run wrote %s, an UPDATE transaction %s",
 			l.runs, l.took.Round(time.Millisecond), b.cfg.Rovers, what, l.writes, txps, b.cfg.Rovers, before.perSecond, after.perSecond, l.writes,
 			lifecycleSteps, txps/lifecycleSteps, creators, l.queued, l.starting, l.flying, l.cpu,
-			l.cpuMS, l.selfMS, txCPU, l.cpuMS/txCPU, l.cpuMS/txCPU/l.writes, txCPU*l.writes/l.cpuMS, l.waits, l.backlog)
+			l.cpuMS, l.selfMS, txCPU, l.cpuMS/txCPU, l.cpuMS/txCPU/l.writes, txCPU*l.writes/l.cpuMS, l.waits, l.backlog, l.wal, before.wal)
 		return vsCeiling("throughput", name, "runs/s", l.rate(), txps/l.writes, bound, true, note)
 	}
 	// Where a run's CPU goes, in UPDATE transactions: the calls measured
@@ -106,6 +107,19 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	first := row("2 run throughput", proto, 0.25, "protocol only, no-op pilot in process, no subprocess")
 	first.Note += fmt.Sprintf("; of a run's %.1f, its calls measured alone cost %s; the rest, %.1f, is the claims (the one that gets the run, and those that find nothing), "+
 		"its completion, and the numbering of its feed rows and its wake-up", whole, strings.Join(parts, ", "), rest)
+	switch {
+	case first.Status != StatusMiss:
+	case proto.walErr != nil:
+		first.Note += fmt.Sprintf("; no WAL by relation: %v", proto.walErr)
+	default:
+		path := filepath.Join(b.cfg.ProfileDir, "throughput.wal.txt")
+		text := fmt.Sprintf("WAL written during %q, per run (%d runs): %s.\nA single-row UPDATE transaction of the ceiling: %s.\n\n%s",
+			first.Name, proto.runs, proto.wal, before.wal, proto.walTable)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		first.Note += fmt.Sprintf("; the run's WAL by relation and record: %s", path)
+	}
 	directEq := direct.cpuMS / txCPU
 	first.Note += fmt.Sprintf("; through the store alone, no HTTP, a run costs %.1f (row \"2 run throughput, store alone\")", directEq)
 	store := vsCeiling("throughput", "2 run throughput, store alone", "runs/s", direct.perSecond, txps/proto.writes, 0, true, fmt.Sprintf(
@@ -255,6 +269,9 @@ type lifecycleRun struct {
 	cpu                      string  // how busy the processors were, and with what
 	cpuMS, selfMS            float64 // CPU per run, milliseconds: the machine's, and this process's
 	backlog                  int     // jobs left pending for the worker at the end
+	wal                      walUse  // WAL written per run
+	walTable                 string  // that WAL by relation (walProfile), or "" and why not
+	walErr                   error
 }
 
 func (l lifecycleRun) rate() float64 { return float64(l.runs) / l.took.Seconds() }
@@ -344,6 +361,10 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if err != nil {
 		return out, err
 	}
+	wal0, err := b.markWAL(ctx)
+	if err != nil {
+		return out, err
+	}
 	ws, err := b.sampleWaits(ctx)
 	if err != nil {
 		return out, err
@@ -362,6 +383,15 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 		return out, err
 	}
 	out.writes = float64(xid1-xid0) / float64(n)
+	wal1, err := b.markWAL(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.wal = wal1.since(wal0, n)
+	if out.walTable, err = b.walProfile(ctx, wal0, wal1, n); err != nil {
+		out.walTable = "" // the figure stands without it
+		out.walErr = err
+	}
 	var inReview, withDiff int
 	err = b.st.Pool().QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM operations WHERE fleet_id = $1 AND status = 'in_review'),
@@ -548,7 +578,12 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 		return rate{}, err
 	}
 	defer pool.Exec(context.Background(), "DROP TABLE ufobench_rows")
-	return loopRate(ctx, conns, d, "an update loop", func(ctx context.Context, i int, done func()) error {
+	wal0, err := b.markWAL(ctx)
+	if err != nil {
+		return rate{}, err
+	}
+	var all atomic.Int64
+	r, err := loopRate(ctx, conns, d, "an update loop", func(ctx context.Context, i int, done func()) error {
 		c, err := pool.Acquire(ctx)
 		if err != nil {
 			return err
@@ -558,15 +593,25 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 			if _, err := c.Exec(ctx, "UPDATE ufobench_rows SET n = n + 1 WHERE id = $1", i+1); err != nil {
 				return err
 			}
+			all.Add(1)
 			done()
 		}
 		return nil
 	})
+	if err != nil {
+		return r, err
+	}
+	wal1, err := b.markWAL(ctx)
+	r.wal = wal1.since(wal0, int(all.Load()))
+	return r, err
 }
 
 // rate is what loopRate measured: steps a second, and the machine's CPU
 // time per step in milliseconds (all processes, every core).
-type rate struct{ perSecond, cpuMS float64 }
+type rate struct {
+	perSecond, cpuMS float64
+	wal              walUse // per step, where measured
+}
 
 // loopRate runs n loops at once, each until its context ends, and returns
 // how many steps a second they made together (each calls done after a
