@@ -387,7 +387,9 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if err != nil {
 		return out, err
 	}
-	out.wal = wal1.since(wal0, n)
+	if out.wal, err = b.walUse(ctx, wal0, wal1, n); err != nil {
+		return out, err
+	}
 	if out.walTable, err = b.walProfile(ctx, wal0, wal1, n); err != nil {
 		out.walTable = "" // the figure stands without it
 		out.walErr = err
@@ -602,7 +604,10 @@ func (b *bench) updateCeiling(ctx context.Context, conns int, d time.Duration) (
 		return r, err
 	}
 	wal1, err := b.markWAL(ctx)
-	r.wal = wal1.since(wal0, int(all.Load()))
+	if err != nil {
+		return r, err
+	}
+	r.wal, err = b.walUse(ctx, wal0, wal1, int(all.Load()))
 	return r, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // The WAL a run writes is the database's side of its cost: every row
@@ -14,46 +15,91 @@ import (
 // stretch of WAL down by relation, the database's counterpart of the CPU
 // profile.
 
-// walMark is a reading of the cluster's WAL counters.
-type walMark struct {
-	records, fpi, bytes int64
-	lsn                 string
-}
+// walMark is a position in the WAL: the difference of two is what was
+// written in between. (pg_stat_wal would lag: backends add to it at most
+// once a second.)
+type walMark struct{ lsn string }
 
 func (b *bench) markWAL(ctx context.Context) (walMark, error) {
 	var m walMark
-	err := b.st.Pool().QueryRow(ctx, `SELECT wal_records, wal_fpi, wal_bytes::bigint, pg_current_wal_insert_lsn()::text
-		FROM pg_stat_wal`).Scan(&m.records, &m.fpi, &m.bytes, &m.lsn)
+	err := b.st.Pool().QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&m.lsn)
 	return m, err
 }
 
-// walUse is the WAL written per step between two readings.
-type walUse struct{ records, fpi, bytes float64 }
+// walUse is the WAL written per step between two marks: records, bytes,
+// and the bytes of full-page images among them; records and fpiBytes are
+// negative when pg_walinspect cannot read them.
+type walUse struct{ records, bytes, fpiBytes float64 }
 
-func (m walMark) since(m0 walMark, steps int) walUse {
+// walUse reads the WAL between two marks, per step: its bytes always, its
+// records where pg_walinspect can count them.
+func (b *bench) walUse(ctx context.Context, from, to walMark, steps int) (walUse, error) {
 	n := float64(max(steps, 1))
-	return walUse{float64(m.records-m0.records) / n, float64(m.fpi-m0.fpi) / n, float64(m.bytes-m0.bytes) / n}
+	var bytes float64
+	if err := b.st.Pool().QueryRow(ctx, "SELECT pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn)::float8", from.lsn, to.lsn).Scan(&bytes); err != nil {
+		return walUse{}, err
+	}
+	u := walUse{records: -1, bytes: bytes / n, fpiBytes: -1}
+	if b.walInspect(ctx, to) != nil {
+		return u, nil // bytes alone
+	}
+	var records, fpi float64
+	err := b.st.Pool().QueryRow(ctx, `SELECT coalesce(sum(count), 0)::float8, coalesce(sum(fpi_size), 0)::float8
+		FROM pg_get_wal_stats($1::pg_lsn, $2::pg_lsn)`, from.lsn, to.lsn).Scan(&records, &fpi)
+	if err != nil {
+		return u, fmt.Errorf("pg_walinspect: %w", err)
+	}
+	u.records, u.fpiBytes = records/n, fpi/n
+	return u, nil
 }
 
 func (w walUse) String() string {
-	return fmt.Sprintf("%.1f WAL records (%.2f full-page images), %.0f bytes", w.records, w.fpi, w.bytes)
+	if w.records < 0 {
+		return fmt.Sprintf("%.0f bytes of WAL", w.bytes)
+	}
+	return fmt.Sprintf("%.1f WAL records, %.0f bytes (%.0f of them full-page images)", w.records, w.bytes, w.fpiBytes)
+}
+
+// walInspect makes pg_walinspect, shipped with PostgreSQL, available in
+// the bench database (it needs a superuser), and waits until the WAL up to
+// the mark is flushed, as it reads only that: records written outside any
+// commit (pruning, hint bits) wait for the WAL writer.
+func (b *bench) walInspect(ctx context.Context, to walMark) error {
+	if _, err := b.st.Pool().Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_walinspect"); err != nil {
+		return fmt.Errorf("pg_walinspect: %w", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var flushed bool
+		if err := b.st.Pool().QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", to.lsn).Scan(&flushed); err != nil {
+			return err
+		}
+		if flushed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the WAL up to %s was not flushed within 10s", to.lsn)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // walProfile is the WAL between two readings, per step, by relation and
 // kind of record, largest first: a table, or why there is none (the
 // pg_walinspect extension, shipped with PostgreSQL, needs a superuser).
 func (b *bench) walProfile(ctx context.Context, from, to walMark, steps int) (string, error) {
-	if _, err := b.st.Pool().Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_walinspect"); err != nil {
-		return "", fmt.Errorf("pg_walinspect: %w", err)
+	if err := b.walInspect(ctx, to); err != nil {
+		return "", err
 	}
 	rows, err := b.st.Pool().Query(ctx, `
 		WITH r AS (
 			SELECT resource_manager AS rm, record_type AS kind, record_length AS len,
-				(regexp_match(block_ref, 'rel \d+/\d+/(\d+)'))[1]::oid AS node
+				regexp_match(block_ref, 'rel \d+/(\d+)/(\d+)') AS ref
 			FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn))
-		SELECT coalesce(c.relname, r.node::text, '(no relation)'), r.rm, r.kind,
-			count(*)::float8 / $3, sum(r.len)::float8 / $3
-		FROM r LEFT JOIN pg_class c ON c.relfilenode = r.node
+		SELECT CASE WHEN r.ref IS NULL THEN '(no relation)'
+				WHEN r.ref[1]::oid <> (SELECT oid FROM pg_database WHERE datname = current_database()) THEN '(another database)'
+				ELSE coalesce(c.relname, 'relation ' || r.ref[2]) END,
+			r.rm, r.kind, count(*)::float8 / $3, sum(r.len)::float8 / $3
+		FROM r LEFT JOIN pg_class c ON c.relfilenode = r.ref[2]::oid
 		GROUP BY 1, 2, 3 ORDER BY 4 DESC, 5 DESC`, from.lsn, to.lsn, max(steps, 1))
 	if err != nil {
 		return "", fmt.Errorf("pg_walinspect: %w", err)
