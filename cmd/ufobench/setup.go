@@ -39,6 +39,7 @@ type bench struct {
 	dbFor     func(string) string // URL of another database on the same cluster
 	adminURL  string              // a database to run CREATE/DROP DATABASE from
 	pgInfo    string              // PostgreSQL version and durability settings
+	walErr    error               // why the WAL cannot be read record by record, or nil (walprofile.go)
 	st        *store.Store
 	base      string // the server's URL, http://127.0.0.1:port
 	web       *web.Server
@@ -116,6 +117,7 @@ func (b *bench) setUp(ctx context.Context) (cleanup func(), err error) {
 		return cleanup, err
 	}
 	undo = append(undo, stop)
+	b.walErr = b.enableWALInspect(ctx)
 	// Scratch databases of single figures (claim scaling) are dropped by
 	// the figure itself; this only remembers the admin URL for them.
 	b.adminURL = admin

@@ -51,6 +51,9 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Read now, while the cluster still holds that WAL; the figure stands
+	// without it.
+	walTable, walErr := b.walProfile(ctx, proto.walFrom, proto.walTo, proto.runs)
 	calls, err := b.callCosts(ctx, b.cfg.CeilingTime/4)
 	if err != nil {
 		return nil, fmt.Errorf("calls: %w", err)
@@ -109,12 +112,12 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 		"its completion, and the numbering of its feed rows and its wake-up", whole, strings.Join(parts, ", "), rest)
 	switch {
 	case first.Status != StatusMiss:
-	case proto.walErr != nil:
-		first.Note += fmt.Sprintf("; no WAL by relation: %v", proto.walErr)
+	case walErr != nil:
+		first.Note += fmt.Sprintf("; no WAL by relation: %v", walErr)
 	default:
 		path := filepath.Join(b.cfg.ProfileDir, "throughput.wal.txt")
 		text := fmt.Sprintf("WAL written during %q, per run (%d runs): %s.\nA single-row UPDATE transaction of the ceiling: %s.\n\n%s",
-			first.Name, proto.runs, proto.wal, before.wal, proto.walTable)
+			first.Name, proto.runs, proto.wal, before.wal, walTable)
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return nil, err
 		}
@@ -270,8 +273,7 @@ type lifecycleRun struct {
 	cpuMS, selfMS            float64 // CPU per run, milliseconds: the machine's, and this process's
 	backlog                  int     // jobs left pending for the worker at the end
 	wal                      walUse  // WAL written per run
-	walTable                 string  // that WAL by relation (walProfile), or "" and why not
-	walErr                   error
+	walFrom, walTo           walMark // where that WAL starts and ends
 }
 
 func (l lifecycleRun) rate() float64 { return float64(l.runs) / l.took.Seconds() }
@@ -390,10 +392,7 @@ func (b *bench) lifecycle(ctx context.Context, what string, n int, start roverSt
 	if out.wal, err = b.walUse(ctx, wal0, wal1, n); err != nil {
 		return out, err
 	}
-	if out.walTable, err = b.walProfile(ctx, wal0, wal1, n); err != nil {
-		out.walTable = "" // the figure stands without it
-		out.walErr = err
-	}
+	out.walFrom, out.walTo = wal0, wal1
 	var inReview, withDiff int
 	err = b.st.Pool().QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM operations WHERE fleet_id = $1 AND status = 'in_review'),

@@ -40,8 +40,11 @@ func (b *bench) walUse(ctx context.Context, from, to walMark, steps int) (walUse
 		return walUse{}, err
 	}
 	u := walUse{records: -1, bytes: bytes / n, fpiBytes: -1}
-	if b.walInspect(ctx, to) != nil {
+	if b.walErr != nil {
 		return u, nil // bytes alone
+	}
+	if err := b.awaitFlushed(ctx, to); err != nil {
+		return u, err
 	}
 	var records, fpi float64
 	err := b.st.Pool().QueryRow(ctx, `SELECT coalesce(sum(count), 0)::float8, coalesce(sum(fpi_size), 0)::float8
@@ -60,14 +63,20 @@ func (w walUse) String() string {
 	return fmt.Sprintf("%.1f WAL records, %.0f bytes (%.0f of them full-page images)", w.records, w.bytes, w.fpiBytes)
 }
 
-// walInspect makes pg_walinspect, shipped with PostgreSQL, available in
-// the bench database (it needs a superuser), and waits until the WAL up to
-// the mark is flushed, as it reads only that: records written outside any
-// commit (pruning, hint bits) wait for the WAL writer.
-func (b *bench) walInspect(ctx context.Context, to walMark) error {
+// enableWALInspect makes pg_walinspect, shipped with PostgreSQL, available
+// in the bench database, once; it needs a superuser. The error is why the
+// WAL cannot be read record by record.
+func (b *bench) enableWALInspect(ctx context.Context) error {
 	if _, err := b.st.Pool().Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_walinspect"); err != nil {
 		return fmt.Errorf("pg_walinspect: %w", err)
 	}
+	return nil
+}
+
+// awaitFlushed waits until the WAL up to the mark is flushed, as
+// pg_walinspect reads only that: records written outside any commit
+// (pruning, hint bits) wait for the WAL writer.
+func (b *bench) awaitFlushed(ctx context.Context, to walMark) error {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		var flushed bool
 		if err := b.st.Pool().QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", to.lsn).Scan(&flushed); err != nil {
@@ -83,11 +92,13 @@ func (b *bench) walInspect(ctx context.Context, to walMark) error {
 	}
 }
 
-// walProfile is the WAL between two readings, per step, by relation and
-// kind of record, largest first: a table, or why there is none (the
-// pg_walinspect extension, shipped with PostgreSQL, needs a superuser).
+// walProfile is the WAL between two marks, per step, by relation and kind
+// of record, largest first: a table, or why there is none (b.walErr).
 func (b *bench) walProfile(ctx context.Context, from, to walMark, steps int) (string, error) {
-	if err := b.walInspect(ctx, to); err != nil {
+	if b.walErr != nil {
+		return "", b.walErr
+	}
+	if err := b.awaitFlushed(ctx, to); err != nil {
 		return "", err
 	}
 	rows, err := b.st.Pool().Query(ctx, `

@@ -23,6 +23,9 @@ func TestWALReadingsCountEachRecord(t *testing.T) {
 	}
 	defer st.Close()
 	b := &bench{st: st}
+	if b.walErr = b.enableWALInspect(ctx); b.walErr != nil {
+		t.Fatal(b.walErr)
+	}
 	if _, err := st.Pool().Exec(ctx, "CREATE TABLE walcount (id integer PRIMARY KEY, note text NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
