@@ -151,11 +151,7 @@ func TestCancelOfAQueuedRunFindsItByItsKey(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDB(t)
 	s := open(t, url)
-	fleet, m, p := missionWithPilot(t, s, "CQR")
-	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "queued", AssigneeType: "pilot", AssigneeID: &p.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, op := queuedOperation(t, s, "CQR", "queued")
 	var run string
 	if err := s.pool.QueryRow(ctx, `SELECT id FROM runs WHERE operation_id = $1`, op.ID).Scan(&run); err != nil {
 		t.Fatal(err)
@@ -220,11 +216,7 @@ func TestRunTagsFindTheOperationByItsKey(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDB(t)
 	s := open(t, url)
-	fleet, m, p := missionWithPilot(t, s, "TAG")
-	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "tagged", AssigneeType: "pilot", AssigneeID: &p.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet, m, op := queuedOperation(t, s, "TAG", "tagged")
 	// A fleet's operations, none of them from a GitHub issue yet.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO operations (fleet_id, mission_id, number, title)
 		SELECT $1, $2, 1000 + g, 'made here' FROM generate_series(1, 20000) g`, fleet, m.ID); err != nil {

@@ -30,14 +30,23 @@ func missionWithPilot(t *testing.T, s *Store, key string) (fleet string, m app.M
 	return fleet, m, p
 }
 
+// queuedOperation creates, in a new fleet with a mission of that key and
+// an exec pilot, an operation assigned to the pilot: it has a queued run.
+func queuedOperation(t *testing.T, s *Store, key, title string) (fleet string, m app.Mission, op app.Operation) {
+	t.Helper()
+	fleet, m, p := missionWithPilot(t, s, key)
+	op, err := s.CreateOperation(context.Background(), fleet, OperationInput{MissionID: m.ID, Title: title, AssigneeType: "pilot", AssigneeID: &p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleet, m, op
+}
+
 // claimedRun queues one run in a new fleet and has a rover claim it.
 func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
 	t.Helper()
 	ctx := context.Background()
-	fleet, m, p := missionWithPilot(t, s, "LSE")
-	if _, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "lease", AssigneeType: "pilot", AssigneeID: &p.ID}); err != nil {
-		t.Fatal(err)
-	}
+	fleet, _, _ := queuedOperation(t, s, "LSE", "lease")
 	code, _, err := s.CreateEnrollmentCode(ctx, fleet, "", []string{}, false, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -336,11 +345,7 @@ func TestRunCallWithoutTokenIsRefused(t *testing.T) {
 func TestFeedKeepsOrderOfSettling(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, pgtest.NewDB(t))
-	fleet, m, p := missionWithPilot(t, s, "ORD")
-	op, err := s.CreateOperation(ctx, fleet, OperationInput{MissionID: m.ID, Title: "cancel me", AssigneeType: "pilot", AssigneeID: &p.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet, _, op := queuedOperation(t, s, "ORD", "cancel me")
 	runs, err := s.Runs(ctx, fleet, RunFilter{OperationID: &op.ID, Limit: 10})
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs = %+v, %v", runs, err)
