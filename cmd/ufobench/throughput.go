@@ -62,6 +62,14 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store lifecycle: %w", err)
 	}
+	floorHTTP, err := b.floorRuns(ctx, b.cfg.CeilingTime/4, true)
+	if err != nil {
+		return nil, fmt.Errorf("floor over HTTP: %w", err)
+	}
+	floorSQL, err := b.floorRuns(ctx, b.cfg.CeilingTime/4, false)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
 	after, err := b.updateCeiling(ctx, b.cfg.Rovers, b.cfg.CeilingTime/2)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
@@ -131,7 +139,23 @@ func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 			"CPU per run %.2f ms: the CPU of %.1f single-row UPDATE transactions, where at 0.25× a whole run over HTTP may cost %.1f; "+
 			"its ratio is the most the figure could reach if HTTP cost nothing",
 		b.cfg.Rovers, direct.cpuMS, directEq, budget))
-	figs := append([]Figure{first, store}, costs...)
+	floorRow := func(name, how string, r rate) Figure {
+		eq := r.cpuMS / txCPU
+		return vsCeiling("throughput", name, "runs/s", r.perSecond, txps/floorSteps, 0, true, fmt.Sprintf(
+			"the floor: the run's five steps as bare SQL on scratch tables, %s, from %d loops, each step one round trip and one write transaction "+
+				"(ceiling: the UPDATE rate ÷ %d), without a change feed, foreign keys, sessions, rover or claim checks beyond the token, "+
+				"numbered operations, wake-ups or a claim's payload; CPU per run %.2f ms: the CPU of %.1f single-row UPDATE transactions, "+
+				"%.1f per write transaction (0.25× is 4); UFO's run costs %.1f over HTTP and %.1f through the store alone",
+			how, b.cfg.Rovers, floorSteps, r.cpuMS, eq, eq/floorSteps, whole, directEq))
+	}
+	floors := []Figure{
+		floorRow("2 run throughput, floor over HTTP", "each a JSON request to a handler that makes it", floorHTTP),
+		floorRow("2 run throughput, floor, SQL alone", "sent by the loops themselves", floorSQL),
+	}
+	first.Note += fmt.Sprintf("; the same steps as bare SQL with none of UFO's work cost %.1f over HTTP and %.1f alone (rows \"floor\")",
+		floorHTTP.cpuMS/txCPU, floorSQL.cpuMS/txCPU)
+	figs := append([]Figure{first, store}, floors...)
+	figs = append(figs, costs...)
 	figs = append(figs, row("2 run throughput, package rover", full, 0, "rover.Run with a no-op RunPilot writing one file; its runtime runs git for every run"))
 	return figs, nil
 }
