@@ -99,6 +99,16 @@ WHERE id = $1 AND token = $2`, s.Run, s.Token)
 	return f.pool.SendBatch(ctx, b).Close()
 }
 
+// floorEvents is the no-op pilot's batch of events, as the floor stores
+// it: each event's type and JSON data.
+func floorEvents() (types []string, datas [][]byte) {
+	noopEvents(func(typ string, data any) {
+		raw, _ := json.Marshal(data)
+		types, datas = append(types, typ), append(datas, raw)
+	})
+	return types, datas
+}
+
 // floorRuns pushes runs through the floor's five steps from cfg.Rovers
 // loops for d, over HTTP when overHTTP, and measures its rate and CPU.
 func (b *bench) floorRuns(ctx context.Context, d time.Duration, overHTTP bool) (rate, error) {
@@ -118,12 +128,7 @@ func (b *bench) floorRuns(ctx context.Context, d time.Duration, overHTTP bool) (
 	}
 	defer pool.Exec(context.Background(), floorDrop)
 	db := floorDB{pool}
-	var types []string
-	var datas [][]byte
-	noopEvents(func(typ string, data any) {
-		raw, _ := json.Marshal(data)
-		types, datas = append(types, typ), append(datas, raw)
-	})
+	types, datas := floorEvents()
 	diff := noopDiff("FLOOR-1")
 
 	// The steps a loop takes, straight to PostgreSQL or through HTTP.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -35,12 +34,7 @@ func TestFloorStepsDoARunsWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := floorDB{pool}
-	var types []string
-	var datas [][]byte
-	noopEvents(func(typ string, data any) {
-		raw, _ := json.Marshal(data)
-		types, datas = append(types, typ), append(datas, raw)
-	})
+	types, datas := floorEvents()
 	token := []byte("t")
 
 	check := func(t *testing.T, fleet int, run, status string, events, artifacts int, opStatus string) {

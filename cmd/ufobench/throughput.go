@@ -37,7 +37,8 @@ const lifecycleSteps = 5
 // rover, whose runtime prepares a git work dir for every run even with a
 // no-op pilot. The ceiling is the rate of single-row UPDATE transactions on
 // the same cluster divided by the write transactions the server spent per
-// run.
+// run. Beside them: the same lifecycle through the store alone, the
+// calls of a run measured one by one, and the floor (floor.go).
 func (b *bench) throughput(ctx context.Context) ([]Figure, error) {
 	// The ceiling is measured in two halves, just before and just after the
 	// protocol runs: this machine's speed drifts by tens of percent over a
