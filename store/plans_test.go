@@ -229,3 +229,31 @@ func TestRunTagsFindTheOperationByItsKey(t *testing.T) {
 			"github_issues", "operations_pkey on operations", "operations_issue_url", fleet, op.ID)
 	}
 }
+
+// The stamper finds the rows it numbers by their ctid, through a TID
+// scan, even when the statistics show a table of unnumbered rows: a join
+// on ctid alone was planned as a hash join over a scan of every row
+// (migration 0022).
+func TestStamperFindsItsRowsByCtid(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := open(t, url)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (fleet_id, kind, data)
+		SELECT gen_random_uuid(), 'run.events', '{}' FROM generate_series(1, 5000)`); err != nil {
+		t.Fatal(err)
+	}
+	analyze(t, s, "events")
+	e := newExplainer(t, url)
+	for _, mode := range modes {
+		e.check(t, mode, "StampEvents", q("StampEvents"), "Update on events", "Tid Scan on events", "Seq Scan on events", 1000)
+	}
+	// Numbered in insertion order, each row once.
+	var numbered, ordered int
+	if err := s.pool.QueryRow(ctx, `SELECT count(id), count(*) FILTER (WHERE id = (SELECT min(id) FROM events) + (seq - (SELECT min(seq) FROM events)))
+		FROM events WHERE id IS NOT NULL`).Scan(&numbered, &ordered); err != nil {
+		t.Fatal(err)
+	}
+	if numbered != 2000 || ordered != numbered {
+		t.Errorf("%d rows numbered (want 2000), %d of them in insertion order", numbered, ordered)
+	}
+}
