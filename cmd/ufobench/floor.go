@@ -50,8 +50,34 @@ type floorStep struct {
 	Token []byte `json:"token,omitempty"`
 }
 
-// floorDB makes the floor's five steps, each in one round trip.
-type floorDB struct{ pool *pgxpool.Pool }
+// floorStepper makes the floor's five steps, straight to PostgreSQL
+// (floorDB) or through the floor's HTTP handlers (floorHTTP).
+type floorStepper interface {
+	create(ctx context.Context, fleet int) error
+	// claim takes the fleet's oldest queued run; nil when there is none.
+	claim(ctx context.Context, fleet int, token []byte) (*floorStep, error)
+	start(ctx context.Context, s floorStep) error
+	events(ctx context.Context, s floorStep) error
+	complete(ctx context.Context, s floorStep) error
+}
+
+// floorDB makes the floor's steps, each in one round trip; every run
+// stores the no-op pilot's batch of events and completes with diff.
+type floorDB struct {
+	pool  *pgxpool.Pool
+	types []string
+	datas [][]byte
+	diff  string
+}
+
+func newFloorDB(pool *pgxpool.Pool) floorDB {
+	db := floorDB{pool: pool, diff: noopDiff("FLOOR-1")}
+	noopEvents(func(typ string, data any) {
+		raw, _ := json.Marshal(data)
+		db.types, db.datas = append(db.types, typ), append(db.datas, raw)
+	})
+	return db
+}
 
 func (f floorDB) create(ctx context.Context, fleet int) error {
 	op := app.NewID()
@@ -61,7 +87,6 @@ func (f floorDB) create(ctx context.Context, fleet int) error {
 	return f.pool.SendBatch(ctx, b).Close()
 }
 
-// claim takes the fleet's oldest queued run; nil when there is none.
 func (f floorDB) claim(ctx context.Context, fleet int, token []byte) (*floorStep, error) {
 	s := floorStep{Fleet: fleet, Token: token}
 	err := f.pool.QueryRow(ctx, `UPDATE ufobench_floor_runs SET status = 'claimed', rover = $1, token = $2,
@@ -83,30 +108,65 @@ WHERE id = $1 AND token = $2`, s.Run, s.Token)
 	return f.pool.SendBatch(ctx, b).Close()
 }
 
-func (f floorDB) events(ctx context.Context, s floorStep, types []string, datas [][]byte) error {
+func (f floorDB) events(ctx context.Context, s floorStep) error {
 	_, err := f.pool.Exec(ctx, `INSERT INTO ufobench_floor_events (run, seq, type, data, at)
 SELECT $1, e.seq, e.type, e.data, now() FROM unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS e(type, data, seq)`,
-		s.Run, types, datas)
+		s.Run, f.types, f.datas)
 	return err
 }
 
-func (f floorDB) complete(ctx context.Context, s floorStep, diff string) error {
+func (f floorDB) complete(ctx context.Context, s floorStep) error {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE ufobench_floor_runs SET status = 'succeeded', finished_at = now(), lease_expires_at = NULL, token = NULL
 WHERE id = $1 AND token = $2`, s.Run, s.Token)
-	b.Queue(`INSERT INTO ufobench_floor_artifacts (run, diff, files) VALUES ($1, $2, 1)`, s.Run, diff)
+	b.Queue(`INSERT INTO ufobench_floor_artifacts (run, diff, files) VALUES ($1, $2, 1)`, s.Run, f.diff)
 	b.Queue(`UPDATE ufobench_floor_ops SET status = 'in_review', updated_at = now() WHERE id = $1`, s.Op)
 	return f.pool.SendBatch(ctx, b).Close()
 }
 
-// floorEvents is the no-op pilot's batch of events, as the floor stores
-// it: each event's type and JSON data.
-func floorEvents() (types []string, datas [][]byte) {
-	noopEvents(func(typ string, data any) {
-		raw, _ := json.Marshal(data)
-		types, datas = append(types, typ), append(datas, raw)
-	})
-	return types, datas
+// floorHTTP makes the floor's steps through floorServer's handlers at
+// base, with its own client and connection, as a rover has.
+type floorHTTP struct {
+	hc   *http.Client
+	base string
+}
+
+func newFloorHTTP(base string) floorHTTP {
+	return floorHTTP{hc: &http.Client{Transport: newTransport(), Timeout: time.Minute}, base: base}
+}
+
+// post sends in to path and wants 204, or 200 and the answer in out.
+func (f floorHTTP) post(ctx context.Context, path string, in floorStep, out *floorStep) error {
+	want := http.StatusNoContent
+	var dst any
+	if out != nil {
+		want, dst = http.StatusOK, out
+	}
+	return call(ctx, f.hc, http.MethodPost, f.base+path, "", in, dst, want)
+}
+
+func (f floorHTTP) create(ctx context.Context, fleet int) error {
+	return f.post(ctx, "/create", floorStep{Fleet: fleet}, nil)
+}
+
+func (f floorHTTP) claim(ctx context.Context, fleet int, token []byte) (*floorStep, error) {
+	var s floorStep
+	if err := f.post(ctx, "/claim", floorStep{Fleet: fleet, Token: token}, &s); err != nil || s.Run == "" {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (f floorHTTP) start(ctx context.Context, s floorStep) error {
+	return f.post(ctx, "/start", s, nil)
+}
+
+func (f floorHTTP) events(ctx context.Context, s floorStep) error {
+	return f.post(ctx, "/events", s, nil)
+}
+
+func (f floorHTTP) complete(ctx context.Context, s floorStep) error {
+	return f.post(ctx, "/complete", s, nil)
 }
 
 // floorRuns pushes runs through the floor's five steps from cfg.Rovers
@@ -127,53 +187,15 @@ func (b *bench) floorRuns(ctx context.Context, d time.Duration, overHTTP bool) (
 		return rate{}, fmt.Errorf("floor tables: %w", err)
 	}
 	defer pool.Exec(context.Background(), floorDrop)
-	db := floorDB{pool}
-	types, datas := floorEvents()
-	diff := noopDiff("FLOOR-1")
-
-	// The steps a loop takes, straight to PostgreSQL or through HTTP.
-	type stepper struct {
-		create   func(ctx context.Context, fleet int) error
-		claim    func(ctx context.Context, fleet int, token []byte) (*floorStep, error)
-		start    func(ctx context.Context, s floorStep) error
-		events   func(ctx context.Context, s floorStep) error
-		complete func(ctx context.Context, s floorStep) error
-	}
-	direct := stepper{create: db.create, claim: db.claim, start: db.start,
-		events:   func(ctx context.Context, s floorStep) error { return db.events(ctx, s, types, datas) },
-		complete: func(ctx context.Context, s floorStep) error { return db.complete(ctx, s, diff) }}
-	steps := func() stepper { return direct }
+	db := newFloorDB(pool)
+	steps := func() floorStepper { return db }
 	if overHTTP {
-		base, stop, err := floorServer(db, types, datas, diff)
+		base, stop, err := floorServer(db)
 		if err != nil {
 			return rate{}, err
 		}
 		defer stop()
-		// Each loop its own client and connection, as a rover has.
-		steps = func() stepper {
-			hc := &http.Client{Transport: newTransport(), Timeout: time.Minute}
-			post := func(ctx context.Context, path string, in floorStep, out *floorStep) error {
-				want := http.StatusNoContent
-				var dst any
-				if out != nil {
-					want, dst = http.StatusOK, out
-				}
-				return call(ctx, hc, http.MethodPost, base+path, "", in, dst, want)
-			}
-			return stepper{
-				create: func(ctx context.Context, fleet int) error { return post(ctx, "/create", floorStep{Fleet: fleet}, nil) },
-				claim: func(ctx context.Context, fleet int, token []byte) (*floorStep, error) {
-					var s floorStep
-					if err := post(ctx, "/claim", floorStep{Fleet: fleet, Token: token}, &s); err != nil || s.Run == "" {
-						return nil, err
-					}
-					return &s, nil
-				},
-				start:    func(ctx context.Context, s floorStep) error { return post(ctx, "/start", s, nil) },
-				events:   func(ctx context.Context, s floorStep) error { return post(ctx, "/events", s, nil) },
-				complete: func(ctx context.Context, s floorStep) error { return post(ctx, "/complete", s, nil) },
-			}
-		}
+		steps = func() floorStepper { return newFloorHTTP(base) }
 	}
 	token := []byte("floor-claim-token")
 	return loopRate(ctx, b.cfg.Rovers, d, "a floor loop", func(ctx context.Context, i int, done func()) error {
@@ -205,10 +227,10 @@ func (b *bench) floorRuns(ctx context.Context, d time.Duration, overHTTP bool) (
 	})
 }
 
-// floorServer serves the floor's steps over HTTP on a loopback port: POST
+// floorServer serves db's steps over HTTP on a loopback port: POST
 // /create, /claim, /start, /events and /complete, each a floorStep in JSON,
-// answered 204, or 200 with the claimed run.
-func floorServer(db floorDB, types []string, datas [][]byte, diff string) (string, func(), error) {
+// answered 204, or 200 with the claimed run (no run when none was queued).
+func floorServer(db floorDB) (string, func(), error) {
 	mux := http.NewServeMux()
 	handle := func(path string, do func(ctx context.Context, s floorStep) (*floorStep, error)) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
@@ -229,19 +251,20 @@ func floorServer(db floorDB, types []string, datas [][]byte, diff string) (strin
 			}
 		})
 	}
+	none := func(step func(context.Context, floorStep) error) func(context.Context, floorStep) (*floorStep, error) {
+		return func(ctx context.Context, s floorStep) (*floorStep, error) { return nil, step(ctx, s) }
+	}
 	handle("/create", func(ctx context.Context, s floorStep) (*floorStep, error) { return nil, db.create(ctx, s.Fleet) })
 	handle("/claim", func(ctx context.Context, s floorStep) (*floorStep, error) {
 		c, err := db.claim(ctx, s.Fleet, s.Token)
 		if c == nil && err == nil {
-			c = &floorStep{Fleet: s.Fleet} // nothing queued: no run
+			c = &floorStep{Fleet: s.Fleet}
 		}
 		return c, err
 	})
-	handle("/start", func(ctx context.Context, s floorStep) (*floorStep, error) { return nil, db.start(ctx, s) })
-	handle("/events", func(ctx context.Context, s floorStep) (*floorStep, error) {
-		return nil, db.events(ctx, s, types, datas)
-	})
-	handle("/complete", func(ctx context.Context, s floorStep) (*floorStep, error) { return nil, db.complete(ctx, s, diff) })
+	handle("/start", none(db.start))
+	handle("/events", none(db.events))
+	handle("/complete", none(db.complete))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err

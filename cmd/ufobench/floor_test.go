@@ -33,8 +33,7 @@ func TestFloorStepsDoARunsWork(t *testing.T) {
 	if _, err := pool.Exec(ctx, floorDrop+";"+floorSchema); err != nil {
 		t.Fatal(err)
 	}
-	db := floorDB{pool}
-	types, datas := floorEvents()
+	db := newFloorDB(pool)
 	token := []byte("t")
 
 	check := func(t *testing.T, fleet int, run, status string, events, artifacts int, opStatus string) {
@@ -78,49 +77,39 @@ FROM ufobench_floor_runs r JOIN ufobench_floor_ops o ON o.id = r.op WHERE r.id =
 		if err := db.start(ctx, *s); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.events(ctx, *s, types, datas); err != nil {
+		if err := db.events(ctx, *s); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.complete(ctx, *s, noopDiff("FLOOR-1")); err != nil {
+		if err := db.complete(ctx, *s); err != nil {
 			t.Fatal(err)
 		}
-		check(t, 1, s.Run, "succeeded", len(types), 1, "in_review")
+		check(t, 1, s.Run, "succeeded", len(db.types), 1, "in_review")
 	})
 
 	t.Run("over HTTP", func(t *testing.T) {
-		base, stop, err := floorServer(db, types, datas, noopDiff("FLOOR-1"))
+		base, stop, err := floorServer(db)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer stop()
-		hc := &http.Client{}
-		post := func(path string, in floorStep, out *floorStep) {
-			t.Helper()
-			want := http.StatusNoContent
-			var dst any
-			if out != nil {
-				want, dst = http.StatusOK, out
-			}
-			if err := call(ctx, hc, http.MethodPost, base+path, "", in, dst, want); err != nil {
+		c := newFloorHTTP(base)
+		if none, err := c.claim(ctx, 3, token); err != nil || none != nil {
+			t.Fatalf("claim of an empty queue: %+v, %v; want no run", none, err)
+		}
+		if err := c.create(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.claim(ctx, 3, token)
+		if err != nil || s == nil || s.Run == "" || s.Op == "" || string(s.Token) != string(token) {
+			t.Fatalf("claim answered %+v, %v", s, err)
+		}
+		for _, step := range []func(context.Context, floorStep) error{c.start, c.events, c.complete} {
+			if err := step(ctx, *s); err != nil {
 				t.Fatal(err)
 			}
 		}
-		var none floorStep
-		post("/claim", floorStep{Fleet: 3, Token: token}, &none)
-		if none.Run != "" {
-			t.Fatalf("claim of an empty queue answered run %s", none.Run)
-		}
-		post("/create", floorStep{Fleet: 3}, nil)
-		var s floorStep
-		post("/claim", floorStep{Fleet: 3, Token: token}, &s)
-		if s.Run == "" || s.Op == "" || string(s.Token) != string(token) {
-			t.Fatalf("claim answered %+v", s)
-		}
-		post("/start", s, nil)
-		post("/events", s, nil)
-		post("/complete", s, nil)
-		check(t, 3, s.Run, "succeeded", len(types), 1, "in_review")
-		if err := call(ctx, hc, http.MethodPost, base+"/start", "", "not a step", nil, http.StatusBadRequest); err != nil {
+		check(t, 3, s.Run, "succeeded", len(db.types), 1, "in_review")
+		if err := call(ctx, c.hc, http.MethodPost, base+"/start", "", "not a step", nil, http.StatusBadRequest); err != nil {
 			t.Error(err)
 		}
 	})
