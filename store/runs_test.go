@@ -237,6 +237,61 @@ func TestStartTwiceThenComplete(t *testing.T) {
 	}
 }
 
+// A completion sent again, as a rover does when the answer to the first
+// was lost, is answered as done and changes nothing: no second artifact,
+// signal or feed row. A different completion of the finished run, or the
+// same one from a stale token, is still refused.
+func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDB(t))
+	c, rv := claimedRun(t, s)
+	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	done := Completion{Status: app.RunSucceeded, FinalMessage: "done", Artifact: &app.Artifact{
+		Diff: "diff --git a/f b/f\n", Files: 1, Insertions: 1, Branch: "ufo/lse-1", Pushed: true}}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil {
+		t.Fatal(err)
+	}
+	written := func() (feed, artifacts, signals int) {
+		t.Helper()
+		err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events WHERE fleet_id = $1),
+			(SELECT count(*) FROM artifacts WHERE run_id = $2), (SELECT count(*) FROM signals WHERE run_id = $2)`,
+			rv.FleetID, c.RunID).Scan(&feed, &artifacts, &signals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	feed, artifacts, signals := written()
+	if artifacts != 1 || signals != 1 {
+		t.Fatalf("after the completion: %d artifacts, %d signals, want 1 and 1", artifacts, signals)
+	}
+	for range 2 {
+		if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil {
+			t.Fatalf("the completion again = %v, want it answered as done", err)
+		}
+	}
+	if f, a, sg := written(); f != feed || a != artifacts || sg != signals {
+		t.Errorf("a repeat wrote: feed %d → %d rows, artifacts %d → %d, signals %d → %d", feed, f, artifacts, a, signals, sg)
+	}
+	var status, opStatus string
+	err := s.pool.QueryRow(ctx, `SELECT r.status, o.status FROM runs r JOIN operations o ON o.id = r.operation_id
+		WHERE r.id = $1`, c.RunID).Scan(&status, &opStatus)
+	if err != nil || status != app.RunSucceeded || opStatus != app.StatusInReview {
+		t.Fatalf("after the repeats: run %s, operation %s (%v)", status, opStatus, err)
+	}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
+		t.Errorf("another completion of the finished run = %v, want conflict", err)
+	}
+	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, "ufoc_stale", done); !app.IsCode(err, app.EConflict) {
+		t.Errorf("the completion with another token = %v, want conflict", err)
+	}
+	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Hour); !app.IsCode(err, app.EConflict) {
+		t.Errorf("a start with the finished run's token = %v, want conflict", err)
+	}
+}
+
 // A rover token stays in a server's memory for a moment after it was
 // looked up, but a rover revoked meanwhile (here through another server)
 // can neither claim nor act on the run it holds: each is refused as
