@@ -484,8 +484,10 @@ type MessageInput struct {
 }
 
 // CreateMessage adds a message to an operation's conversation. On an
-// operation in review (or done) with a pilot, it starts a follow-up run that
-// resumes the last session on the same branch, with the message as prompt.
+// operation in review (or done) with a pilot, it starts a follow-up run on
+// the same branch that resumes the last session with the message as prompt,
+// or, when the last run left no session, starts afresh with the operation
+// and its whole conversation.
 func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in MessageInput) (app.Message, bool, error) {
 	var msg app.Message
 	followUp := false
@@ -511,8 +513,18 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 		if pilot == nil {
 			return nil
 		}
-		p := *pilot
-		if err := createRun(ctx, tx, fleetID, op.ID, p, in.Body, true, resume); err != nil {
+		// A session to resume holds the conversation; without one (an exec
+		// pilot, a run that failed before its pilot began) the prompt is
+		// the whole of it, the new message last.
+		prompt := in.Body
+		if resume == "" {
+			msgs, err := conversation(ctx, tx, fleetID, op.ID)
+			if err != nil {
+				return err
+			}
+			prompt = initialPrompt(op.Title, op.Body, msgs)
+		}
+		if err := createRun(ctx, tx, fleetID, op.ID, *pilot, prompt, true, resume); err != nil {
 			return err
 		}
 		followUp = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,6 +290,45 @@ func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
 	}
 	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Hour); !app.IsCode(err, app.EConflict) {
 		t.Errorf("a start with the finished run's token = %v, want conflict", err)
+	}
+}
+
+// A message on an operation in review starts a follow-up run. It resumes
+// the last run's session with the message alone as its prompt; when that
+// run left no session, the prompt is the operation and its whole
+// conversation, or the pilot would start with only the last message.
+func TestFollowUpWithoutSessionGetsTheWholeConversation(t *testing.T) {
+	ctx := context.Background()
+	followUp := func(session, earlier, last string) (prompt, resume string) {
+		t.Helper()
+		s := open(t, pgtest.NewDB(t))
+		c, rv := claimedRun(t, s)
+		message := func(body string, wantRun bool) {
+			t.Helper()
+			_, started, err := s.CreateMessage(ctx, rv.FleetID, c.Operation.ID, MessageInput{AuthorType: "user", AuthorName: "ann", Body: body})
+			if err != nil || started != wantRun {
+				t.Fatalf("message %q: follow-up started %v (%v), want %v", body, started, err, wantRun)
+			}
+		}
+		message(earlier, false) // while the run is under way
+		if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, SessionID: session}); err != nil {
+			t.Fatal(err)
+		}
+		message(last, true)
+		err := s.pool.QueryRow(ctx, `SELECT prompt, resume_session_id FROM runs
+			WHERE operation_id = $1 AND status = 'queued'`, c.Operation.ID).Scan(&prompt, &resume)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prompt, resume
+	}
+	if prompt, resume := followUp("sess-1", "first note", "and the docs?"); prompt != "and the docs?" || resume != "sess-1" {
+		t.Errorf("with a session: prompt %q, resume %q; want the message alone, resuming sess-1", prompt, resume)
+	}
+	prompt, resume := followUp("", "first note", "and the docs?")
+	if resume != "" || !strings.HasPrefix(prompt, "lease") ||
+		!strings.Contains(prompt, "ann: first note") || !strings.HasSuffix(strings.TrimSpace(prompt), "ann: and the docs?") {
+		t.Errorf("without a session: prompt %q, resume %q; want the title, then the whole conversation", prompt, resume)
 	}
 }
 
