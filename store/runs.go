@@ -101,15 +101,19 @@ func settleOperation(ctx context.Context, tx querier, fleetID, opID, runID, runS
 
 // Claimed is a run a rover just claimed, with what the claim answer needs.
 type Claimed struct {
-	Token     string
-	RunID     string
-	Attempt   int
-	Prompt    string
-	Resume    string
-	FollowUp  bool
-	Operation app.Operation
-	Pilot     app.Pilot
-	Mission   app.Mission
+	Token   string
+	RunID   string
+	Attempt int
+	Prompt  string
+	Resume  string
+	// FreshPrompt is, when Resume is set, the prompt for a pilot that
+	// cannot resume that session (a rover that did not run it): the
+	// operation and its whole conversation.
+	FreshPrompt string
+	FollowUp    bool
+	Operation   app.Operation
+	Pilot       app.Pilot
+	Mission     app.Mission
 }
 
 // Claim hands the oldest queued run the rover can take to it, or returns
@@ -145,6 +149,12 @@ func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags 
 	}
 	if err == nil && pilot != nil {
 		err = json.Unmarshal(pilot, &out.Pilot)
+	}
+	if err == nil && out.Resume != "" {
+		var msgs []app.Message
+		if msgs, err = s.Messages(ctx, fleetID, out.Operation.ID); err == nil {
+			out.FreshPrompt = initialPrompt(out.Operation.Title, out.Operation.Body, msgs)
+		}
 	}
 	if err != nil {
 		// An answer that cannot be made: the run goes back to the queue.

@@ -294,12 +294,14 @@ func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
 }
 
 // A message on an operation in review starts a follow-up run. It resumes
-// the last run's session with the message alone as its prompt; when that
-// run left no session, the prompt is the operation and its whole
-// conversation, or the pilot would start with only the last message.
+// the last run's session with the message alone as its prompt, and its
+// claim carries, for a rover that cannot resume that session, a fresh
+// prompt: the operation and its whole conversation. When the last run left
+// no session, the prompt itself is the whole conversation, or the pilot
+// would start with only the last message.
 func TestFollowUpWithoutSessionGetsTheWholeConversation(t *testing.T) {
 	ctx := context.Background()
-	followUp := func(session, earlier, last string) (prompt, resume string) {
+	followUp := func(session, earlier, last string) *Claimed {
 		t.Helper()
 		s := open(t, pgtest.NewDB(t))
 		c, rv := claimedRun(t, s)
@@ -315,20 +317,25 @@ func TestFollowUpWithoutSessionGetsTheWholeConversation(t *testing.T) {
 			t.Fatal(err)
 		}
 		message(last, true)
-		err := s.pool.QueryRow(ctx, `SELECT prompt, resume_session_id FROM runs
-			WHERE operation_id = $1 AND status = 'queued'`, c.Operation.ID).Scan(&prompt, &resume)
-		if err != nil {
-			t.Fatal(err)
+		next, err := s.Claim(ctx, rv.FleetID, rv.RoverID, []string{app.KindExec}, []string{}, time.Minute)
+		if err != nil || next == nil || !next.FollowUp {
+			t.Fatalf("claim of the follow-up: %+v, %v", next, err)
 		}
-		return prompt, resume
+		return next
 	}
-	if prompt, resume := followUp("sess-1", "first note", "and the docs?"); prompt != "and the docs?" || resume != "sess-1" {
-		t.Errorf("with a session: prompt %q, resume %q; want the message alone, resuming sess-1", prompt, resume)
+	whole := func(prompt string) bool {
+		return strings.HasPrefix(prompt, "lease") && strings.Contains(prompt, "ann: first note") &&
+			strings.HasSuffix(strings.TrimSpace(prompt), "ann: and the docs?")
 	}
-	prompt, resume := followUp("", "first note", "and the docs?")
-	if resume != "" || !strings.HasPrefix(prompt, "lease") ||
-		!strings.Contains(prompt, "ann: first note") || !strings.HasSuffix(strings.TrimSpace(prompt), "ann: and the docs?") {
-		t.Errorf("without a session: prompt %q, resume %q; want the title, then the whole conversation", prompt, resume)
+	c := followUp("sess-1", "first note", "and the docs?")
+	if c.Prompt != "and the docs?" || c.Resume != "sess-1" || !whole(c.FreshPrompt) {
+		t.Errorf("with a session: prompt %q, resume %q, fresh prompt %q; want the message alone, resuming sess-1, "+
+			"and the title then the whole conversation", c.Prompt, c.Resume, c.FreshPrompt)
+	}
+	c = followUp("", "first note", "and the docs?")
+	if c.Resume != "" || !whole(c.Prompt) || c.FreshPrompt != "" {
+		t.Errorf("without a session: prompt %q, resume %q, fresh prompt %q; want the title, then the whole conversation",
+			c.Prompt, c.Resume, c.FreshPrompt)
 	}
 }
 

@@ -195,7 +195,7 @@ func (s *Server) claimAnswer(ctx context.Context, c *store.Claimed) (wire.Claim,
 		Operation: wire.Operation{ID: c.Operation.ID, Code: c.Operation.Code, Title: c.Operation.Title, Body: c.Operation.Body},
 		Prompt:    c.Prompt,
 		Pilot:     wire.Pilot{ID: c.Pilot.ID, Name: c.Pilot.Name, Kind: c.Pilot.Kind, Settings: set},
-		SessionID: c.Resume, FollowUp: c.FollowUp, Branch: c.Operation.Branch,
+		SessionID: c.Resume, FreshPrompt: c.FreshPrompt, FollowUp: c.FollowUp, Branch: c.Operation.Branch,
 	}
 	if c.Mission.Repository != "" {
 		out.Repository = &wire.Repository{

@@ -82,17 +82,21 @@ type ClaimRequest struct {
 
 // Claim is everything a run needs, handed to the rover that claimed it.
 type Claim struct {
-	RunID        string      `json:"run_id"`
-	ClaimToken   string      `json:"claim_token"`
-	Attempt      int         `json:"attempt"`
-	LeaseSeconds int         `json:"lease_seconds"`
-	Operation    Operation   `json:"operation"`
-	Prompt       string      `json:"prompt"`
-	Pilot        Pilot       `json:"pilot"`
-	SessionID    string      `json:"session_id,omitempty"` // resume this session (follow-up)
-	FollowUp     bool        `json:"follow_up"`
-	Branch       string      `json:"branch"` // ufo/<code>-<slug>
-	Repository   *Repository `json:"repository,omitempty"`
+	RunID        string    `json:"run_id"`
+	ClaimToken   string    `json:"claim_token"`
+	Attempt      int       `json:"attempt"`
+	LeaseSeconds int       `json:"lease_seconds"`
+	Operation    Operation `json:"operation"`
+	Prompt       string    `json:"prompt"`
+	Pilot        Pilot     `json:"pilot"`
+	SessionID    string    `json:"session_id,omitempty"` // resume this session (follow-up)
+	// FreshPrompt, with SessionID, is the prompt for a pilot that cannot
+	// resume it (the session was made on another rover): the operation
+	// and its whole conversation. Prompt is the new message alone.
+	FreshPrompt string      `json:"fresh_prompt,omitempty"`
+	FollowUp    bool        `json:"follow_up"`
+	Branch      string      `json:"branch"` // ufo/<code>-<slug>
+	Repository  *Repository `json:"repository,omitempty"`
 }
 
 type Operation struct {
