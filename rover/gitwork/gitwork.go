@@ -6,13 +6,16 @@
 // and fetched afterwards, and gives each operation a local clone of that
 // mirror under <root>/operations/<operation id>, whose origin is the real
 // clone URL. After the pilot exits the work is committed with the claim's
-// author, diffed against the merge base with the base branch and pushed.
-// The work of a failed run is diffed but neither committed nor pushed.
+// author, diffed against the merge base with the base branch, fetched into
+// the mirror and pushed from there. The work of a failed run is diffed but
+// neither committed nor pushed.
 //
 // The repository credential reaches git only through the environment of
-// git's own network commands: a credential helper defined in GIT_CONFIG_*
-// variables reads it from two more variables. Nothing of it is written to
-// .git/config or to any other file, and it is scrubbed from error messages.
+// git's own network commands, all run in the mirror and never in the work
+// dir, whose .git the pilot can write: a credential helper defined in
+// GIT_CONFIG_* variables for the clone URL reads it from two more
+// variables. Nothing of it is written to .git/config or to any other file,
+// and it is scrubbed from error messages.
 package gitwork
 
 import (
@@ -283,12 +286,35 @@ func (w *Work) Finish(ctx context.Context, message string, keep bool) (wire.Arti
 	if ahead == "0" {
 		return art, nil // nothing to push: the branch is the base
 	}
-	if _, err := w.m.runSecret(ctx, w.Dir, credentialEnv(w.repo), w.repo.Password,
-		"push", "--quiet", "origin", "HEAD:refs/heads/"+w.Branch); err != nil {
+	if err := w.push(ctx, head); err != nil {
 		return art, err
 	}
 	art.Pushed = true
 	return art, nil
+}
+
+// push sends head to the run's branch at the mission's clone URL. The work
+// dir's .git is the pilot's to write (hooks, remote.origin.pushurl,
+// url.*.insteadOf), so git never runs there with the credential: the
+// commits are fetched into the rover's own mirror, which needs none, and
+// pushed from it to the clone URL given explicitly, with no hook run.
+func (w *Work) push(ctx context.Context, head string) error {
+	mirror := w.m.MirrorDir(w.repo.CloneURL)
+	if _, err := w.m.run(ctx, mirror, nil, noHooks("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", w.Dir, "HEAD")...); err != nil {
+		return fmt.Errorf("take the work into the mirror: %w", err)
+	}
+	if _, err := w.m.run(ctx, mirror, nil, "cat-file", "-e", head+"^{commit}"); err != nil {
+		return fmt.Errorf("take the work into the mirror: commit %s missing: %w", head, err)
+	}
+	_, err := w.m.runSecret(ctx, mirror, credentialEnv(w.repo), w.repo.Password,
+		noHooks("push", "--quiet", "--no-verify", w.repo.CloneURL, head+":refs/heads/"+w.Branch)...)
+	return err
+}
+
+// noHooks is a git command line that runs no hook, whatever the
+// repository's own configuration says.
+func noHooks(args ...string) []string {
+	return append([]string{"-c", "core.hooksPath=/dev/null"}, args...)
 }
 
 // diff fills the artifact with the index (what was committed, or staged)
@@ -377,11 +403,19 @@ func (m *Manager) runRaw(ctx context.Context, dir string, extraEnv []string, sec
 			msg = strings.ReplaceAll(msg, secret, "[redacted]")
 		}
 		if msg != "" {
-			return "", &Error{Command: args[0], Err: err, Stderr: msg}
+			return "", &Error{Command: subcommand(args), Err: err, Stderr: msg}
 		}
-		return "", &Error{Command: args[0], Err: err}
+		return "", &Error{Command: subcommand(args), Err: err}
 	}
 	return stdout.String(), nil
+}
+
+// subcommand is the git subcommand of args, after any "-c name=value".
+func subcommand(args []string) string {
+	for len(args) > 2 && args[0] == "-c" {
+		args = args[2:]
+	}
+	return args[0]
 }
 
 // Error is a failed git command.
@@ -407,7 +441,9 @@ func isExit(err error, code int) bool {
 
 // credentialEnv is the environment that lets git's network commands
 // authenticate. The empty helper first drops every helper configured
-// elsewhere, so none of them is asked to store the credential.
+// elsewhere, so none of them is asked to store the credential; ours is
+// defined for the clone URL only, so git offers the credential to no other
+// host (a redirect, a rewritten URL).
 func credentialEnv(repo *wire.Repository) []string {
 	if repo.Password == "" {
 		return nil
@@ -420,7 +456,7 @@ func credentialEnv(repo *wire.Repository) []string {
 		"GIT_CONFIG_COUNT=2",
 		"GIT_CONFIG_KEY_0=credential.helper",
 		"GIT_CONFIG_VALUE_0=",
-		"GIT_CONFIG_KEY_1=credential.helper",
+		"GIT_CONFIG_KEY_1=credential." + repo.CloneURL + ".helper",
 		"GIT_CONFIG_VALUE_1=" + credentialHelper,
 		"UFO_GIT_USERNAME=" + user,
 		"UFO_GIT_PASSWORD=" + repo.Password,

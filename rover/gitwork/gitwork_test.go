@@ -191,6 +191,62 @@ func TestRepositoryRunBranchCommitDiffPush(t *testing.T) {
 	}
 }
 
+// TestPushIgnoresWhatThePilotWroteInGit plays a pilot that rewrites the
+// work dir's .git to catch the credential: hooks that record their
+// environment, and a push URL and URL rewrites to a repository of its own.
+// The push must run none of them and reach the mission's repository only.
+func TestPushIgnoresWhatThePilotWroteInGit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testEnv(t)
+	r := newRemote(t, env)
+	evil := filepath.Join(t.TempDir(), "evil.git")
+	gitT(t, env, t.TempDir(), "init", "--quiet", "--bare", evil)
+	root := filepath.Join(t.TempDir(), "rv")
+	m := New(root, env)
+	branch := "ufo/abc-9-hooked"
+	w, err := m.Prepare(ctx, Job{OperationID: "op9", Branch: branch, Repository: r.repository()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	seen := filepath.Join(t.TempDir(), "hooks-seen")
+	hook := "#!/bin/sh\n{ echo \"hook $(basename \"$0\")\"; env; } >>" + seen + "\n"
+	for _, name := range []string{"pre-push", "reference-transaction", "post-commit"} {
+		if err := os.WriteFile(filepath.Join(w.Dir, ".git", "hooks", name), []byte(hook), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitT(t, env, w.Dir, "config", "remote.origin.pushurl", evil)
+	gitT(t, env, w.Dir, "config", "url."+evil+".insteadOf", r.bare)
+	gitT(t, env, w.Dir, "config", "url."+evil+".pushInsteadOf", r.bare)
+	writeFile(t, filepath.Join(w.Dir, "HELLO.md"), "hello\n")
+	art, err := w.Finish(ctx, "ABC-9: hooked", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := os.ReadFile(seen)
+	if err != nil || !bytes.Contains(b, []byte("hook post-commit")) {
+		// The rover's commit runs post-commit: without it, the hooks
+		// would prove nothing.
+		t.Fatalf("the work dir's hooks never ran (%v): the test is broken", err)
+	}
+	if bytes.Contains(b, []byte("hook pre-push")) {
+		t.Error("the push ran the work dir's pre-push hook")
+	}
+	if bytes.Contains(b, []byte(secret)) || bytes.Contains(b, []byte("UFO_GIT_PASSWORD")) {
+		t.Error("a hook of the work dir saw the credential")
+	}
+	if refs := gitT(t, env, evil, "for-each-ref"); refs != "" {
+		t.Errorf("the pilot's repository got %q", refs)
+	}
+	if pushed := gitT(t, env, r.bare, "rev-parse", "refs/heads/"+branch); !art.Pushed || pushed != art.HeadCommit {
+		t.Errorf("pushed=%v, remote branch at %s, want %s", art.Pushed, pushed, art.HeadCommit)
+	}
+	assertNoSecret(t, root, filepath.Dir(seen))
+}
+
 func TestFollowUpReusesRemoteBranch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
