@@ -149,24 +149,6 @@ func (w *Work) prepareClone(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if isRepo(w.Dir) {
-		if _, err := w.git(ctx, nil, "fetch", "--quiet", "--prune", mirror, "+refs/heads/*:refs/remotes/origin/*"); err != nil {
-			return err
-		}
-	} else {
-		if err := os.RemoveAll(w.Dir); err != nil {
-			return fmt.Errorf("clear work dir: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(w.Dir), 0o755); err != nil {
-			return fmt.Errorf("create operations dir: %w", err)
-		}
-		if _, err := w.m.run(ctx, filepath.Dir(w.Dir), nil, "clone", "--quiet", "--no-checkout", mirror, w.Dir); err != nil {
-			return err
-		}
-		if _, err := w.git(ctx, nil, "remote", "set-url", "origin", w.repo.CloneURL); err != nil {
-			return err
-		}
-	}
 	w.BaseBranch = w.repo.BaseBranch
 	if w.BaseBranch == "" {
 		head, err := w.m.run(ctx, mirror, nil, "symbolic-ref", "--short", "HEAD")
@@ -176,6 +158,15 @@ func (w *Work) prepareClone(ctx context.Context) error {
 		w.BaseBranch = head
 	}
 	w.baseRef = "refs/remotes/origin/" + w.BaseBranch
+	reused, err := w.fetch(ctx, mirror)
+	if err != nil {
+		return err
+	}
+	if !reused {
+		if err := w.clone(ctx, mirror); err != nil {
+			return err
+		}
+	}
 	if !w.refExists(ctx, w.baseRef) {
 		return fmt.Errorf("base branch %q not found in %s", w.BaseBranch, w.repo.CloneURL)
 	}
@@ -189,6 +180,57 @@ func (w *Work) prepareClone(ctx context.Context) error {
 	default:
 		return w.checkout(ctx, w.baseRef)
 	}
+}
+
+// fetch brings the work dir an earlier run left up to date with the
+// mirror, and reports whether it can be reused. It cannot when there is
+// none, when it was not made from this repository (no origin, as after a
+// run without a repository, or another origin), or when its local branch,
+// which a follow-up would continue, shares no history with the base (the
+// repository's history was replaced): every diff against the base would
+// fail.
+func (w *Work) fetch(ctx context.Context, mirror string) (bool, error) {
+	if !isRepo(w.Dir) {
+		return false, nil
+	}
+	origin, err := w.git(ctx, nil, "config", "--get", "remote.origin.url")
+	if err != nil && !isExit(err, 1) {
+		return false, err
+	}
+	if origin != w.repo.CloneURL {
+		return false, nil
+	}
+	if _, err := w.git(ctx, nil, "fetch", "--quiet", "--prune", mirror, "+refs/heads/*:refs/remotes/origin/*"); err != nil {
+		return false, err
+	}
+	local := "refs/heads/" + w.Branch
+	if !w.refExists(ctx, w.baseRef) || !w.refExists(ctx, local) || w.refExists(ctx, "refs/remotes/origin/"+w.Branch) {
+		return true, nil // the local branch is not what the run starts from
+	}
+	switch _, err := w.git(ctx, nil, "merge-base", local, w.baseRef); {
+	case err == nil:
+		return true, nil
+	case isExit(err, 1):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// clone makes the work dir afresh, a clone of the mirror whose origin is
+// the clone URL.
+func (w *Work) clone(ctx context.Context, mirror string) error {
+	if err := os.RemoveAll(w.Dir); err != nil {
+		return fmt.Errorf("clear work dir: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(w.Dir), 0o755); err != nil {
+		return fmt.Errorf("create operations dir: %w", err)
+	}
+	if _, err := w.m.run(ctx, filepath.Dir(w.Dir), nil, "clone", "--quiet", "--no-checkout", mirror, w.Dir); err != nil {
+		return err
+	}
+	_, err := w.git(ctx, nil, "remote", "set-url", "origin", w.repo.CloneURL)
+	return err
 }
 
 // checkout puts the work dir on w.Branch, (re)created at start unless start

@@ -403,6 +403,58 @@ func TestLocalWorkDirWithoutRepository(t *testing.T) {
 	}
 }
 
+// TestWorkDirFollowsTheMissionsRepository reuses one operation's work dir
+// as its mission's repository changes: made without one, then for a
+// repository, then for another, then for that one with its history
+// rewritten. Each time the work dir must start from the repository's base,
+// not keep the history of what it was made from.
+func TestWorkDirFollowsTheMissionsRepository(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testEnv(t)
+	m := New(filepath.Join(t.TempDir(), "rv"), env)
+	branch := "ufo/abc-10-moved"
+	w, err := m.Prepare(ctx, Job{OperationID: "op10", Branch: branch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Dir, "LOCAL.md"), "local\n")
+	if _, err := w.Finish(ctx, "ABC-10: local", true); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(name string, r *remote) {
+		t.Helper()
+		w, err := m.Prepare(ctx, Job{OperationID: "op10", Branch: branch, Repository: r.repository()})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		writeFile(t, filepath.Join(w.Dir, "HELLO.md"), name+"\n")
+		art, err := w.Finish(ctx, "ABC-10: "+name, true)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := gitT(t, env, w.Dir, "config", "remote.origin.url"); got != r.bare {
+			t.Errorf("%s: origin = %q, want %q", name, got, r.bare)
+		}
+		if art.Files != 1 || art.Insertions != 1 || !art.Pushed || !strings.Contains(art.Diff, "+"+name) {
+			t.Errorf("%s: artifact = %+v, want HELLO.md alone diffed against the repository's main, and pushed", name, art)
+		}
+		if parent, main := gitT(t, env, r.bare, "rev-parse", branch+"^"), gitT(t, env, r.bare, "rev-parse", "main"); parent != main {
+			t.Errorf("%s: pushed branch starts at %s, want the repository's main %s", name, parent, main)
+		}
+	}
+	run("first repository", newRemote(t, env))
+	r := newRemote(t, env)
+	run("second repository", r)
+	// The same URL, now with a history the work dir's branch shares nothing
+	// with, and without the pushed branch.
+	gitT(t, env, r.seed, "commit", "--quiet", "--amend", "-m", "another seed")
+	gitT(t, env, r.seed, "push", "--quiet", "--force", "origin", "main")
+	gitT(t, env, r.bare, "branch", "--quiet", "-D", branch)
+	run("rewritten repository", r)
+}
+
 func TestGitFailures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
