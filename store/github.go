@@ -254,6 +254,7 @@ type GitHubIssue struct {
 	StatusBody      string
 	PRNumber        int
 	PRURL           string
+	PRState         string // open, closed (unmerged) or merged: as GitHub last told
 	ReviewedRunID   *string
 }
 
@@ -327,7 +328,7 @@ func (s *Store) WithGitHubIssue(ctx context.Context, fleetID string, id int64, f
 		return ferr
 	}
 	tag, err := s.pool.Exec(bg, q("SaveGitHubIssue"), fleetID, id, gi.OperationID, gi.TriggeredBy, gi.StatusCommentID,
-		gi.StatusBody, gi.PRNumber, gi.PRURL, gi.ReviewedRunID, lease)
+		gi.StatusBody, gi.PRNumber, gi.PRURL, gi.PRState, gi.ReviewedRunID, lease)
 	if err != nil {
 		return fmt.Errorf("save github issue %d: %w", id, translate(err))
 	}
@@ -352,7 +353,7 @@ func (s *Store) claimGitHubIssue(ctx context.Context, fleetID string, id int64) 
 		var lease string
 		err := s.pool.QueryRow(ctx, q("ClaimGitHubIssue"), fleetID, id, GitHubIssueLease.Seconds()).Scan(&gi.ID, &gi.FleetID,
 			&gi.InstallationID, &gi.RepositoryID, &gi.Repository, &gi.Number, &gi.URL, &gi.OperationID, &gi.TriggeredBy,
-			&gi.RoverTags, &gi.StatusCommentID, &gi.StatusBody, &gi.PRNumber, &gi.PRURL, &gi.ReviewedRunID, &lease)
+			&gi.RoverTags, &gi.StatusCommentID, &gi.StatusBody, &gi.PRNumber, &gi.PRURL, &gi.PRState, &gi.ReviewedRunID, &lease)
 		if err == nil {
 			return gi, lease, nil
 		}
@@ -395,7 +396,7 @@ func scanGitHubIssue(row pgx.Row) (GitHubIssue, error) {
 	var gi GitHubIssue
 	err := row.Scan(&gi.ID, &gi.FleetID, &gi.InstallationID, &gi.RepositoryID, &gi.Repository, &gi.Number, &gi.URL,
 		&gi.OperationID, &gi.TriggeredBy, &gi.RoverTags, &gi.StatusCommentID, &gi.StatusBody, &gi.PRNumber, &gi.PRURL,
-		&gi.ReviewedRunID)
+		&gi.PRState, &gi.ReviewedRunID)
 	return gi, err
 }
 

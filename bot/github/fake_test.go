@@ -121,7 +121,13 @@ type fakePull struct {
 	Body      string
 	User      string
 	State     string
+	Merged    bool
 	Requested [][]string // each review request, in order
+	// ClosedAt is the head commit when the pull request was closed, and
+	// HeadGone tells that its branch was deleted since: GitHub reopens a
+	// closed pull request only while its branch still holds that commit.
+	ClosedAt string
+	HeadGone bool
 }
 
 type fakeToken struct {
@@ -390,6 +396,7 @@ var fakeRoutes = compileRoutes([]fakeRoute{
 	{Method: "PATCH", Path: "/repos/{owner}/{repo}/issues/comments/{comment_id}", Op: "issues/update-comment", Auth: "token", Perm: "issues:write", serve: (*fakeGitHub).updateComment},
 	{Method: "GET", Path: "/repos/{owner}/{repo}/pulls", Op: "pulls/list", Auth: "token", Perm: "pull_requests:read", serve: (*fakeGitHub).listPulls},
 	{Method: "POST", Path: "/repos/{owner}/{repo}/pulls", Op: "pulls/create", Auth: "token", Perm: "pull_requests:write", serve: (*fakeGitHub).createPull},
+	{Method: "PATCH", Path: "/repos/{owner}/{repo}/pulls/{pull_number}", Op: "pulls/update", Auth: "token", Perm: "pull_requests:write", serve: (*fakeGitHub).updatePull},
 	{Method: "POST", Path: "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers", Op: "pulls/request-reviewers", Auth: "token", Perm: "pull_requests:write", serve: (*fakeGitHub).requestReviewers},
 	{Method: "GET", Path: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments", Op: "pulls/list-comments-for-review", Auth: "token", Perm: "pull_requests:read", serve: (*fakeGitHub).listReviewComments},
 })
@@ -912,7 +919,7 @@ func (f *fakeGitHub) pullJSON(pr *fakePull) map[string]any {
 	v["html_url"] = fmt.Sprintf("%s/%s/pull/%d", f.Web.URL, pr.Repo, pr.Number)
 	v["url"] = fmt.Sprintf("%s/repos/%s/pulls/%d", f.API.URL, pr.Repo, pr.Number)
 	v["user"] = f.user(pr.User)
-	v["merged"], v["draft"] = false, false
+	v["merged"], v["draft"] = pr.Merged, false
 	head, base := v["head"].(map[string]any), v["base"].(map[string]any)
 	head["ref"], head["label"] = pr.Head, owner+":"+pr.Head
 	base["ref"], base["label"] = pr.Base, owner+":"+pr.Base
@@ -987,15 +994,130 @@ func (f *fakeGitHub) createPull(w http.ResponseWriter, r *http.Request, p map[st
 	writeJSON(w, 201, f.pullJSON(pr))
 }
 
-// ClosePull closes a pull request, merged or not, as a person would.
+// ClosePull closes a pull request without merging it, as a person would.
 func (f *fakeGitHub) ClosePull(repo string, number int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if pr := f.pull(repo, number); pr != nil && pr.State == "open" {
+		pr.State, pr.ClosedAt = "closed", f.headOf(pr)
+	}
+}
+
+// MergePull merges a pull request into its base with a merge commit, as
+// the merge button does, and closes it.
+func (f *fakeGitHub) MergePull(repo string, number int) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr := f.pull(repo, number)
+	dir := f.repos[repo].Dir
+	tree := gitRun(f.t, dir, "merge-tree", "--write-tree", pr.Base, pr.Head)
+	commit := gitRun(f.t, dir, "commit-tree", tree, "-p", pr.Base, "-p", pr.Head, "-m", fmt.Sprintf("Merge pull request #%d", number))
+	gitRun(f.t, dir, "update-ref", "refs/heads/"+pr.Base, commit)
+	pr.State, pr.Merged, pr.ClosedAt = "closed", true, f.headOf(pr)
+}
+
+// ReopenPull reopens a closed pull request, as a person would.
+func (f *fakeGitHub) ReopenPull(repo string, number int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pr := f.pull(repo, number); pr != nil && !pr.Merged {
+		pr.State, pr.ClosedAt = "open", ""
+	}
+}
+
+// DeleteBranch deletes a branch, as the button on a closed pull request
+// does; a closed pull request from it can no longer be reopened.
+func (f *fakeGitHub) DeleteBranch(repo, branch string) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gitRun(f.t, f.repos[repo].Dir, "update-ref", "-d", "refs/heads/"+branch)
 	for _, pr := range f.pulls {
-		if pr.Repo == repo && pr.Number == number {
-			pr.State = "closed"
+		if pr.Repo == repo && pr.Head == branch && pr.State == "closed" {
+			pr.HeadGone = true
 		}
 	}
+}
+
+// pull finds a pull request; caller holds f.mu.
+func (f *fakeGitHub) pull(repo string, number int) *fakePull {
+	for _, pr := range f.pulls {
+		if pr.Repo == repo && pr.Number == number {
+			return pr
+		}
+	}
+	return nil
+}
+
+// headOf is a pull request's head commit, or ""; caller holds f.mu.
+func (f *fakeGitHub) headOf(pr *fakePull) string {
+	out, err := exec.Command("git", "-C", f.repos[pr.Repo].Dir, "rev-parse", "--verify", "--quiet", "refs/heads/"+pr.Head).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// updatePull edits a pull request. Reopening follows GitHub: a merged
+// pull request stays closed, and a closed one reopens only while its
+// branch exists, was not deleted meanwhile, and still holds the commit it
+// was closed at (no force-push), and while no other open pull request
+// has the same head and base.
+func (f *fakeGitHub) updatePull(w http.ResponseWriter, r *http.Request, p map[string]string, _ *fakeToken) {
+	repo := p["owner"] + "/" + p["repo"]
+	n, _ := strconv.Atoi(p["pull_number"])
+	var in struct {
+		Title, Body, State, Base *string
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || (in.State != nil && *in.State != "open" && *in.State != "closed") {
+		validationFailed(w, "PullRequest", "state is not open or closed")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr := f.pull(repo, n)
+	if pr == nil {
+		notFound(w)
+		return
+	}
+	if in.State != nil && *in.State == "open" && pr.State == "closed" {
+		if msg := f.cannotReopen(pr); msg != "" {
+			validationFailed(w, "PullRequest", msg)
+			return
+		}
+		pr.State, pr.ClosedAt = "open", ""
+	}
+	if in.State != nil && *in.State == "closed" && pr.State == "open" {
+		pr.State, pr.ClosedAt = "closed", f.headOf(pr)
+	}
+	if in.Title != nil {
+		pr.Title = *in.Title
+	}
+	if in.Body != nil {
+		pr.Body = *in.Body
+	}
+	writeJSON(w, 200, f.pullJSON(pr))
+}
+
+// cannotReopen says why GitHub refuses to reopen a closed pull request,
+// or is ""; caller holds f.mu.
+func (f *fakeGitHub) cannotReopen(pr *fakePull) string {
+	head := f.headOf(pr)
+	switch {
+	case pr.Merged:
+		return "state cannot be changed. The pull request has been merged."
+	case head == "" || pr.HeadGone:
+		return "state cannot be changed. The " + pr.Head + " branch has been deleted."
+	case exec.Command("git", "-C", f.repos[pr.Repo].Dir, "merge-base", "--is-ancestor", pr.ClosedAt, head).Run() != nil:
+		return "state cannot be changed. The " + pr.Head + " branch was force-pushed or recreated."
+	}
+	for _, x := range f.pulls {
+		if x.Repo == pr.Repo && x.Head == pr.Head && x.Base == pr.Base && x.State == "open" {
+			return "state cannot be changed. There is already an open pull request from " + pr.Head + " to " + pr.Base + "."
+		}
+	}
+	return ""
 }
 
 func (f *fakeGitHub) requestReviewers(w http.ResponseWriter, r *http.Request, p map[string]string, _ *fakeToken) {
@@ -1011,12 +1133,7 @@ func (f *fakeGitHub) requestReviewers(w http.ResponseWriter, r *http.Request, p 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var pr *fakePull
-	for _, x := range f.pulls {
-		if x.Repo == repo && x.Number == n {
-			pr = x
-		}
-	}
+	pr := f.pull(repo, n)
 	if pr == nil {
 		notFound(w)
 		return

@@ -216,15 +216,21 @@ func (a *App) lastRun(ctx context.Context, fleet, opID string) (*app.Run, error)
 	return &r, nil
 }
 
-// handToReview opens the pull request from the run's branch (once per
-// issue) and asks for review; a follow-up run's success asks again.
+// handToReview hands a successful run to review on the issue's pull
+// request: the recorded one while it is open, reopened if it was closed
+// unmerged, or a new one when there is none, it was merged, or GitHub will
+// not reopen it. A follow-up run's success asks for review again.
 func (a *App) handToReview(ctx context.Context, c *installation, gi *store.GitHubIssue, op app.Operation, run *app.Run, v *statusView) error {
 	owner, name := splitRepo(gi.Repository)
 	mission, err := a.store.FindMission(ctx, gi.FleetID, op.MissionID)
 	if err != nil {
 		return err
 	}
-	if gi.PRNumber == 0 {
+	live, err := a.reopenPR(ctx, c, owner, name, gi)
+	if err != nil {
+		return err
+	}
+	if !live {
 		pr, problem, err := a.openPR(ctx, c, owner, name, op, mission, run, *v)
 		if err != nil {
 			return err
@@ -236,7 +242,7 @@ func (a *App) handToReview(ctx context.Context, c *installation, gi *store.GitHu
 			gi.ReviewedRunID = &run.ID
 			return nil
 		}
-		gi.PRNumber, gi.PRURL = pr.GetNumber(), pr.GetHTMLURL()
+		gi.PRNumber, gi.PRURL, gi.PRState = pr.GetNumber(), pr.GetHTMLURL(), prOpen
 		if _, err := a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{PRURL: &gi.PRURL}); err != nil {
 			return err
 		}
@@ -259,8 +265,34 @@ func (a *App) handToReview(ctx context.Context, c *installation, gi *store.GitHu
 	return nil
 }
 
+// reopenPR reports whether the issue's recorded pull request can take a
+// run's commits: it is open, or was closed unmerged and GitHub reopens it.
+// GitHub refuses (422) once the branch was deleted, recreated or
+// force-pushed since the close; then, as after a merge, the work needs a
+// new pull request.
+func (a *App) reopenPR(ctx context.Context, c *installation, owner, name string, gi *store.GitHubIssue) (bool, error) {
+	switch {
+	case gi.PRNumber == 0 || gi.PRState == prMerged:
+		return false, nil
+	case gi.PRState != prClosed:
+		return true, nil
+	}
+	_, _, err := c.rest.PullRequests.Edit(ctx, owner, name, gi.PRNumber, &gh.PullRequest{State: gh.Ptr("open")})
+	switch {
+	case err == nil:
+		gi.PRState = prOpen
+		return true, nil
+	case status(err) == 422:
+		a.log.Info("github: GitHub will not reopen the pull request; opening a new one", "pr", gi.PRURL, "why", githubMessage(err))
+		return false, nil
+	}
+	return false, fmt.Errorf("reopen %s: %w", gi.PRURL, err)
+}
+
 // openPR opens the pull request of a successful run, or finds the one a
-// crash left unrecorded. problem is set when GitHub refuses it for good.
+// crash left unrecorded: GitHub refuses a second open pull request from a
+// branch, so an open one from it is that one (closed or merged ones before
+// it are not). problem is set when GitHub refuses it for good.
 func (a *App) openPR(ctx context.Context, c *installation, owner, name string, op app.Operation, m app.Mission, run *app.Run, v statusView) (*gh.PullRequest, string, error) {
 	body, err := a.tmpl.render("pull_request.md", v)
 	if err != nil {
@@ -278,7 +310,7 @@ func (a *App) openPR(ctx context.Context, c *installation, owner, name string, o
 	if status(err) != 422 {
 		return nil, "", fmt.Errorf("open a pull request from %s: %w", branch, err)
 	}
-	prs, _, lerr := c.rest.PullRequests.List(ctx, owner, name, &gh.PullRequestListOptions{Head: owner + ":" + branch, State: "all"})
+	prs, _, lerr := c.rest.PullRequests.List(ctx, owner, name, &gh.PullRequestListOptions{Head: owner + ":" + branch, State: "open"})
 	if lerr != nil {
 		return nil, "", fmt.Errorf("find the pull request from %s: %w", branch, lerr)
 	}

@@ -29,29 +29,70 @@ func (a *App) prIssue(ctx context.Context, installationID int64, repo *gh.Reposi
 	return &gi, c, err
 }
 
-// onPullRequest ends an operation with its pull request: merged is done,
-// closed unmerged is canceled.
+// The states of an issue's pull request, as UFO records them
+// (store.GitHubIssue.PRState).
+const (
+	prOpen   = "open"
+	prClosed = "closed" // unmerged: the next run's success reopens it
+	prMerged = "merged" // the next run's success opens a new one
+)
+
+// onPullRequest follows UFO's pull request: merged ends the operation as
+// done, closed unmerged as canceled; reopened puts an operation its close
+// canceled back in review. The state is recorded for the next run's
+// success (see handToReview).
 func (a *App) onPullRequest(ctx context.Context, e *gh.PullRequestEvent) error {
-	if e.GetAction() != "closed" || a.fromSelf(ctx, e.GetSender()) {
+	action := e.GetAction()
+	if (action != "closed" && action != "reopened") || a.fromSelf(ctx, e.GetSender()) {
 		return nil
 	}
 	found, c, err := a.prIssue(ctx, e.GetInstallation().GetID(), e.GetRepo(), e.GetNumber())
 	if err != nil || found == nil {
 		return err
 	}
-	next := app.StatusCanceled
-	if e.GetPullRequest().GetMerged() {
-		next = app.StatusDone
-	}
 	return a.store.WithGitHubIssue(ctx, found.FleetID, found.ID, func(gi *store.GitHubIssue) error {
-		if gi.OperationID == nil {
-			return nil
+		if gi.OperationID == nil || gi.PRNumber != e.GetNumber() {
+			return nil // replaced by a new pull request meanwhile
 		}
-		if _, err := a.store.UpdateOperation(ctx, gi.FleetID, *gi.OperationID, store.OperationPatch{Status: &next}); err != nil {
+		next, err := a.pullRequestMoves(ctx, gi, action, e.GetPullRequest().GetMerged())
+		if err != nil {
 			return err
+		}
+		if next != "" {
+			if _, err := a.store.UpdateOperation(ctx, gi.FleetID, *gi.OperationID, store.OperationPatch{Status: &next}); err != nil {
+				return err
+			}
 		}
 		return a.sync(ctx, c, gi)
 	})
+}
+
+// pullRequestMoves records the pull request's new state on gi and returns
+// the status its operation moves to, or "". Only an operation that is still
+// canceled, as the close left it, goes back to review on a reopen: one a
+// person or a run has moved since stays where it is.
+func (a *App) pullRequestMoves(ctx context.Context, gi *store.GitHubIssue, action string, merged bool) (string, error) {
+	switch {
+	case action == "closed" && merged:
+		gi.PRState = prMerged
+		return app.StatusDone, nil
+	case action == "closed":
+		gi.PRState = prClosed
+		return app.StatusCanceled, nil
+	}
+	wasClosed := gi.PRState == prClosed
+	gi.PRState = prOpen
+	if !wasClosed {
+		return "", nil
+	}
+	op, err := a.store.FindOperation(ctx, gi.FleetID, *gi.OperationID)
+	if app.IsCode(err, app.ENotFound) {
+		return "", nil // deleted on the board
+	}
+	if err != nil || op.Status != app.StatusCanceled {
+		return "", err
+	}
+	return app.StatusInReview, nil
 }
 
 // onReview turns a review that asks for changes (or comments on them) into

@@ -67,7 +67,7 @@ RETURNING id;
 UPDATE github_issues SET lease = gen_random_uuid(), lease_until = now() + make_interval(secs => $3)
 WHERE fleet_id = $1 AND id = $2 AND (lease IS NULL OR lease_until < now())
 RETURNING id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
-    rover_tags, status_comment_id, status_body, pr_number, pr_url, reviewed_run_id, lease;
+    rover_tags, status_comment_id, status_body, pr_number, pr_url, pr_state, reviewed_run_id, lease;
 
 -- name: ExtendGitHubIssueLease
 UPDATE github_issues SET lease_until = now() + make_interval(secs => $4)
@@ -82,18 +82,18 @@ SELECT EXISTS (SELECT 1 FROM github_issues WHERE fleet_id = $1 AND id = $2);
 
 -- name: SaveGitHubIssue
 UPDATE github_issues SET operation_id = $3, triggered_by = $4, status_comment_id = $5, status_body = $6,
-    pr_number = $7, pr_url = $8, reviewed_run_id = $9, lease = NULL, lease_until = NULL, updated_at = now()
-WHERE fleet_id = $1 AND id = $2 AND lease = $10;
+    pr_number = $7, pr_url = $8, pr_state = $9, reviewed_run_id = $10, lease = NULL, lease_until = NULL, updated_at = now()
+WHERE fleet_id = $1 AND id = $2 AND lease = $11;
 
 -- name: FindGitHubIssueByNumber
 SELECT id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
-    rover_tags, status_comment_id, status_body, pr_number, pr_url, reviewed_run_id
+    rover_tags, status_comment_id, status_body, pr_number, pr_url, pr_state, reviewed_run_id
 FROM github_issues WHERE fleet_id = $1 AND repository_id = $2 AND (number = $3 OR pr_number = $3)
 ORDER BY (number = $3) DESC LIMIT 1;
 
 -- name: FindGitHubIssueByOperation
 SELECT id, fleet_id, installation_id, repository_id, repository, number, url, operation_id, triggered_by,
-    rover_tags, status_comment_id, status_body, pr_number, pr_url, reviewed_run_id
+    rover_tags, status_comment_id, status_body, pr_number, pr_url, pr_state, reviewed_run_id
 FROM github_issues WHERE fleet_id = $1 AND operation_id = $2;
 
 -- name: FindOperationIDByIssueURL
