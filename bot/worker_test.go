@@ -113,3 +113,57 @@ func TestWorkerPicksUpAfterCrash(t *testing.T) {
 		t.Fatalf("after crash: %+v, %d calls", j, calls.Load())
 	}
 }
+
+// TestFailedJobIsRevived: EnqueueOrReviveJob takes a failed job as new
+// again, with the new payload and its attempts counted anew; a pending or
+// done one it leaves alone, and EnqueueJob (Slack's dedupe) leaves every
+// job alone, a failed one too.
+func TestFailedJobIsRevived(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var broken atomic.Bool
+	broken.Store(true)
+	w := bot.NewWorker(st, slog.New(slog.DiscardHandler))
+	w.Poll = 20 * time.Millisecond
+	w.Handle("delivery", func(ctx context.Context, j store.Job) error {
+		if broken.Load() {
+			return bot.Permanent(errors.New("upstream refused"))
+		}
+		return nil
+	})
+	go w.Run(ctx)
+
+	if added, err := st.EnqueueOrReviveJob(ctx, "delivery", "d1", map[string]int{"try": 1}, 0); err != nil || !added {
+		t.Fatalf("first enqueue: %v %v", added, err)
+	}
+	waitStatus(t, st, "delivery", "d1", "failed")
+	if added, err := st.EnqueueJob(ctx, "delivery", "d1", map[string]int{"try": 2}, 0); err != nil || added {
+		t.Fatalf("EnqueueJob of a failed job: %v %v, want a duplicate", added, err)
+	}
+	if j, _ := st.FindJob(ctx, "delivery", "d1"); j.Status != "failed" || string(j.Payload) != `{"try": 1}` {
+		t.Fatalf("EnqueueJob changed the failed job: %+v", j)
+	}
+	broken.Store(false)
+	if added, err := st.EnqueueOrReviveJob(ctx, "delivery", "d1", map[string]int{"try": 3}, 0); err != nil || !added {
+		t.Fatalf("revive: %v %v, want it taken as new", added, err)
+	}
+	j := waitStatus(t, st, "delivery", "d1", "done")
+	if j.Attempts != 1 || string(j.Payload) != `{"try": 3}` {
+		t.Fatalf("revived job = %+v, want one attempt with the new payload", j)
+	}
+	if added, err := st.EnqueueOrReviveJob(ctx, "delivery", "d1", map[string]int{"try": 4}, 0); err != nil || added {
+		t.Fatalf("revive of a done job: %v %v, want a duplicate", added, err)
+	}
+	// Not due for an hour: pending all along.
+	if added, err := st.EnqueueOrReviveJob(ctx, "delivery", "d2", map[string]int{}, time.Hour); err != nil || !added {
+		t.Fatalf("enqueue: %v %v", added, err)
+	}
+	if added, err := st.EnqueueOrReviveJob(ctx, "delivery", "d2", map[string]int{}, 0); err != nil || added {
+		t.Fatalf("revive of a pending job: %v %v, want a duplicate", added, err)
+	}
+	if j, _ := st.FindJob(ctx, "delivery", "d2"); j.Status != "pending" || j.Attempts != 0 {
+		t.Fatalf("pending job after a redelivery = %+v", j)
+	}
+}

@@ -21,10 +21,25 @@ type Job struct {
 }
 
 // EnqueueJob records a job once by (kind, key); it reports false when the
-// job was already recorded (a redelivery), which is not an error.
+// job was already recorded (a redelivery), which is not an error, whatever
+// became of it.
 func (s *Store) EnqueueJob(ctx context.Context, kind, key string, payload any, delay time.Duration) (bool, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, q("EnqueueJob"), kind, key, payload, delay.Seconds()).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
+// EnqueueOrReviveJob records a job as EnqueueJob does, and also takes a
+// job of that key that failed (out of attempts, or for good) as new again,
+// with payload: for a delivery its sender resends on purpose, like
+// GitHub's "Redeliver", which keeps the delivery's id. It reports false
+// when the job is pending, running or done.
+func (s *Store) EnqueueOrReviveJob(ctx context.Context, kind, key string, payload any, delay time.Duration) (bool, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, q("EnqueueOrReviveJob"), kind, key, payload, delay.Seconds()).Scan(&id)
 	if err == pgx.ErrNoRows {
 		return false, nil
 	}

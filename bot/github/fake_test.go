@@ -59,6 +59,7 @@ type fakeGitHub struct {
 	reviews   map[int64][]payload // review id → its comments
 	calls     []fakeCall
 	limits    map[string]int // operation id → rate-limit answers still to give
+	outages   map[string]int // operation id → server errors still to give
 	nextID    int64
 
 	// The App's OAuth credentials, and GitHub's user authorization: codes
@@ -160,7 +161,7 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 	f := &fakeGitHub{t: t, AppID: 4242, Slug: "ufo-test", Key: key, root: t.TempDir(),
 		git:      filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		installs: map[int64]*fakeInstall{}, repos: map[string]*fakeRepo{}, tokens: map[string]*fakeToken{},
-		reviews: map[int64][]payload{}, limits: map[string]int{}, nextID: 5000,
+		reviews: map[int64][]payload{}, limits: map[string]int{}, outages: map[string]int{}, nextID: 5000,
 		ClientID: "Iv1.8a61f9b3a7aba766", ClientSecret: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
 		codes: map[string]fakeCode{}, userTokens: map[string]string{}, holds: map[string]*fakeHold{}}
 	f.API = httptest.NewServer(http.HandlerFunc(f.serveAPI))
@@ -273,6 +274,14 @@ func (f *fakeGitHub) RateLimit(op string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.limits[op] = n
+}
+
+// Outage makes the next n calls of an operation answer 500, as GitHub
+// does when it has trouble of its own.
+func (f *fakeGitHub) Outage(op string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.outages[op] = n
 }
 
 // Comments returns the live comments of an issue by a user ("" for all).
@@ -449,11 +458,17 @@ func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request) string {
 			}
 		}
 		f.mu.Lock()
-		limited := f.limits[rt.Op] > 0
+		limited, down := f.limits[rt.Op] > 0, f.outages[rt.Op] > 0
 		if limited {
 			f.limits[rt.Op]--
+		} else if down {
+			f.outages[rt.Op]--
 		}
 		f.mu.Unlock()
+		if !limited && down {
+			writeJSON(w, 500, map[string]string{"message": "Server Error"})
+			return rt.Op
+		}
 		if limited {
 			w.Header().Set("Retry-After", "1")
 			writeJSON(w, 403, map[string]string{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",

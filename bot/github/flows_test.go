@@ -44,6 +44,68 @@ func TestRedeliveryIsProcessedOnce(t *testing.T) {
 	}
 }
 
+// TestFailedDeliveryIsRedelivered: a delivery whose job failed (here out
+// of attempts while GitHub answered 500) is processed again when GitHub's
+// "Redeliver" sends it with the same id; once it is done, a redelivery is
+// a duplicate again.
+func TestFailedDeliveryIsRedelivered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.noWorker = true })
+	ctx := context.Background()
+	const id = "redelivered"
+	body := e.body(labeled(t, "ufo:sh", owner))
+	duplicate := func() bool {
+		t.Helper()
+		status, out := e.post("issues", id, body, sign(body))
+		var ack struct{ Duplicate bool }
+		if status != http.StatusAccepted || json.Unmarshal(out, &ack) != nil {
+			t.Fatalf("post: %d %s", status, out)
+		}
+		return ack.Duplicate
+	}
+	if duplicate() {
+		t.Fatal("the first delivery was taken for a duplicate")
+	}
+	// One attempt instead of ten (and their backoff), so the outage uses
+	// them up at once.
+	if _, err := e.st.Pool().Exec(ctx, `UPDATE jobs SET max_attempts = 1 WHERE kind = $1 AND key = $2`, github.KindDelivery, id); err != nil {
+		t.Fatal(err)
+	}
+	e.gh.Outage("repos/get-collaborator-permission-level", 1)
+	e.startWorker(e.app)
+	eventually(t, 15*time.Second, func() error {
+		if j, err := e.st.FindJob(ctx, github.KindDelivery, id); err != nil || j.Status != "failed" {
+			return errorf("job = %+v, %v; want it failed", j, err)
+		}
+		return nil
+	})
+	if len(e.operations()) != 0 {
+		t.Fatal("the failed delivery made an operation")
+	}
+
+	if duplicate() {
+		t.Fatal("the redelivery of a failed delivery was taken for a duplicate")
+	}
+	e.waitJob(github.KindDelivery, id)
+	if j, _ := e.st.FindJob(ctx, github.KindDelivery, id); j.Attempts != 1 {
+		t.Fatalf("the redelivered job took %d attempts, want 1 (counted anew)", j.Attempts)
+	}
+	e.settle()
+	ops := e.operations()
+	if len(ops) != 1 || len(e.runs(ops[0].ID)) != 1 {
+		t.Fatalf("operations = %+v, want one with one run", ops)
+	}
+	e.statusComment(1)
+
+	if !duplicate() {
+		t.Fatal("the redelivery of a done delivery was not taken for a duplicate")
+	}
+	e.settle()
+	if ops := e.operations(); len(ops) != 1 || len(e.runs(ops[0].ID)) != 1 || e.gh.CountCalls("issues/create-comment", 201) != 1 {
+		t.Fatalf("the done delivery was processed again: operations %+v", ops)
+	}
+}
+
 // TestRestartBetweenAckAndProcessing: a delivery acknowledged by a server
 // that stops before processing it is processed, once, by the next one.
 func TestRestartBetweenAckAndProcessing(t *testing.T) {

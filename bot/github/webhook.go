@@ -62,8 +62,9 @@ func ValidSignature(secret string, body []byte, header string) bool {
 }
 
 // webhook verifies a delivery, records it once as a job and answers 202 at
-// once; the worker processes it. Nothing is stored unless the signature
-// holds.
+// once; the worker processes it. A redelivery of one that is pending or
+// done is a duplicate; of one that failed, it is new again. Nothing is
+// stored unless the signature holds.
 func (a *handlers) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
@@ -93,7 +94,9 @@ func (a *handlers) webhook(w http.ResponseWriter, r *http.Request) {
 		a.auth.WriteJSON(w, http.StatusOK, map[string]string{"delivery": id, "event": event})
 		return
 	}
-	created, err := a.store.EnqueueJob(r.Context(), KindDelivery, id, delivery{Event: event, Body: payload}, 0)
+	// A delivery whose job failed is processed again: GitHub resends it
+	// with the same id only when someone asks ("Redeliver").
+	created, err := a.store.EnqueueOrReviveJob(r.Context(), KindDelivery, id, delivery{Event: event, Body: payload}, 0)
 	if err != nil {
 		a.auth.WriteError(w, err)
 		return

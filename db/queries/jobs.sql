@@ -3,6 +3,24 @@ INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + mak
 ON CONFLICT (kind, key) DO NOTHING
 RETURNING id;
 
+-- name: EnqueueOrReviveJob
+-- As EnqueueJob, but a job of the key that failed is taken as new again:
+-- pending, no attempts, due now (or after the delay), with the new payload.
+-- A pending (or running) or done job is left alone and no row returns.
+-- Workers touch only pending jobs (ClaimJobs, and the bookkeeping fenced by
+-- status and attempt), so a failed row is no worker's. The row lock taken
+-- ON CONFLICT orders a revival after a worker's RetryJob or FailJob
+-- (which then sees the job failed) or before it (which then leaves a
+-- pending job, a duplicate), and makes two redeliveries at once revive
+-- one job. The fence can be fooled only by a worker whose lease lapsed
+-- before another attempt failed the job, finishing within the seconds of
+-- its bookkeeping while the revived job is on attempt 1 again.
+INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+ON CONFLICT (kind, key) DO UPDATE SET status = 'pending', attempts = 0, payload = EXCLUDED.payload,
+    run_after = EXCLUDED.run_after, locked_until = NULL, finished_at = NULL
+WHERE jobs.status = 'failed'
+RETURNING id;
+
 -- name: ClaimJobs
 UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $2)
 WHERE id IN (
