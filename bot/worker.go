@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,19 @@ func (p permanent) Unwrap() error { return p.err }
 // Permanent marks an error that retrying cannot fix (a malformed payload):
 // the job fails at once.
 func Permanent(err error) error { return permanent{err} }
+
+type progress struct {
+	err  error
+	done []string
+}
+
+func (p progress) Error() string { return p.err.Error() }
+func (p progress) Unwrap() error { return p.err }
+
+// Progress marks the failure of a job made of named steps, some of which
+// (done) are through: the job retries, and the retry finds them in
+// store.Job.Done, beside those of earlier attempts, and skips them.
+func Progress(err error, done ...string) error { return progress{err, done} }
 
 // Worker claims due jobs and runs their handlers, several at a time.
 type Worker struct {
@@ -128,13 +142,28 @@ func (w *Worker) run(ctx context.Context, j store.Job) {
 	if errors.As(err, &p) {
 		status, rerr = "failed", w.store.FailJob(ctx, j.ID, j.Attempts, err.Error())
 	} else {
-		status, rerr = w.store.RetryJob(ctx, j.ID, j.Attempts, err.Error(), Backoff(j.Attempts))
+		status, rerr = w.store.RetryJob(ctx, j.ID, j.Attempts, err.Error(), Backoff(j.Attempts), doneSteps(j, err))
 	}
 	if rerr != nil {
 		w.log.Error("record job failure", "job", j.ID, "kind", j.Kind, "err", rerr)
 		return
 	}
 	w.log.Warn("job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "status", status, "err", err)
+}
+
+// doneSteps are the steps of a job through after an attempt that failed
+// with err: those of earlier attempts and those err reports (see Progress).
+func doneSteps(j store.Job, err error) []string {
+	done := slices.Clone(j.Done)
+	var p progress
+	if errors.As(err, &p) {
+		for _, s := range p.done {
+			if !slices.Contains(done, s) {
+				done = append(done, s)
+			}
+		}
+	}
+	return done
 }
 
 func (w *Worker) call(ctx context.Context, j store.Job) (err error) {

@@ -18,6 +18,9 @@ type Job struct {
 	MaxAttempts int
 	Status      string
 	LastError   string
+	// Done are the steps of the job that earlier attempts got through
+	// (see RetryJob), for a handler that does several things.
+	Done []string
 }
 
 // EnqueueJob records a job once by (kind, key); it reports false when the
@@ -57,7 +60,7 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds []string, n int, lockFor ti
 	var jobs []Job
 	for rows.Next() {
 		var j Job
-		if err := rows.Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Attempts, &j.MaxAttempts); err != nil {
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Attempts, &j.MaxAttempts, &j.Done); err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, j)
@@ -75,10 +78,11 @@ func (s *Store) FinishJob(ctx context.Context, id int64, attempt int) error {
 }
 
 // RetryJob records a failure and schedules the next attempt after delay, or
-// marks the job failed when it has no attempts left. It returns the status.
-func (s *Store) RetryJob(ctx context.Context, id int64, attempt int, why string, delay time.Duration) (string, error) {
+// marks the job failed when it has no attempts left. done replaces the
+// job's Done steps. It returns the status.
+func (s *Store) RetryJob(ctx context.Context, id int64, attempt int, why string, delay time.Duration, done []string) (string, error) {
 	var status string
-	err := s.pool.QueryRow(ctx, q("RetryJob"), id, truncate(why, 2000), delay.Seconds(), attempt).Scan(&status)
+	err := s.pool.QueryRow(ctx, q("RetryJob"), id, truncate(why, 2000), delay.Seconds(), attempt, done).Scan(&status)
 	if err == pgx.ErrNoRows {
 		return "taken over", nil
 	}
@@ -88,7 +92,7 @@ func (s *Store) RetryJob(ctx context.Context, id int64, attempt int, why string,
 // FindJob returns a job by kind and key.
 func (s *Store) FindJob(ctx context.Context, kind, key string) (Job, error) {
 	var j Job
-	err := s.pool.QueryRow(ctx, q("FindJob"), kind, key).Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Status, &j.Attempts, &j.LastError)
+	err := s.pool.QueryRow(ctx, q("FindJob"), kind, key).Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Status, &j.Attempts, &j.LastError, &j.Done)
 	return j, translate(err)
 }
 

@@ -183,7 +183,7 @@ func TestJobsAreSettledByTheirKey(t *testing.T) {
 		// Attempt 7 is not the job's: each call matches no row and
 		// changes nothing, and its plan is the one a real call gets.
 		e.check(t, mode, "FinishJob", q("FinishJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, 7)
-		e.check(t, mode, "RetryJob", q("RetryJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, "why", 1.0, 7)
+		e.check(t, mode, "RetryJob", q("RetryJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, "why", 1.0, 7, []string{"a"})
 		e.check(t, mode, "FailJob", q("FailJob"), "Update on jobs", "jobs_pkey on jobs", "jobs_pending", id, "why", 7)
 	}
 }

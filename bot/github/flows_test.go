@@ -3,12 +3,16 @@ package github_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/bot"
 	"github.com/ufo-run/ufo/bot/github"
 	"github.com/ufo-run/ufo/store"
 )
@@ -469,6 +473,73 @@ func TestRateLimitIsWaitedOut(t *testing.T) {
 	}
 	if n, ok := e.gh.CountCalls("issues/create-comment", 403), e.gh.CountCalls("issues/create-comment", 201); n != 1 || ok != 1 {
 		t.Fatalf("create-comment answered 403 %d times and 201 %d times, want once each", n, ok)
+	}
+}
+
+// goneSlack stands in for the Slack bot when an operation's status message
+// was deleted: every edit fails for good, as chat.update's
+// message_not_found does.
+type goneSlack struct{ calls atomic.Int32 }
+
+func (g *goneSlack) Notify(ctx context.Context, ev app.Event) error {
+	g.calls.Add(1)
+	return bot.Permanent(errors.New("slack chat.update: message_not_found"))
+}
+
+// TestGitHubRetriesWhileSlackFailsForGood: Slack's part of every notify job
+// fails for good, and GitHub answers one pull request's creation 500. The
+// job that met the 500 retries GitHub's part (not Slack's) and the pull
+// request is opened with its review request.
+func TestGitHubRetriesWhileSlackFailsForGood(t *testing.T) {
+	t.Parallel()
+	slack := &goneSlack{}
+	e := newEnv(t, func(o *envOptions) { o.also = map[string]bot.Notifier{"slack": slack} })
+	e.deliver("issues", labeled(t, "ufo:sh", owner))
+	rv := e.enrollRover("rover-1")
+	cl := rv.claim()
+	rv.start(cl)
+	e.waitStatus(1, "is running")
+	e.gh.Outage("pulls/create", 1)
+	rv.succeed(cl, map[string]string{"README.md": "# Hello-World\n\nCommit, not committ.\n"}, "Fixed the spelling.")
+	e.waitStatus(1, "succeeded on rover `rover-1`")
+	if bad, ok := e.gh.CountCalls("pulls/create", 500), e.gh.CountCalls("pulls/create", 201); bad != 1 || ok != 1 {
+		t.Fatalf("pulls/create answered 500 %d times and 201 %d times, want once each", bad, ok)
+	}
+	if pulls := e.gh.Pulls(repoName); len(pulls) != 1 || len(pulls[0].Requested) != 1 {
+		t.Fatalf("pull requests = %+v, want one with a review request", pulls)
+	}
+	var jobs []store.Job
+	eventually(t, 15*time.Second, func() error {
+		jobs = jobs[:0]
+		rows, err := e.st.Pool().Query(context.Background(), `SELECT key, status, attempts, last_error FROM jobs WHERE kind = 'notify' ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j store.Job
+			if err := rows.Scan(&j.Key, &j.Status, &j.Attempts, &j.LastError); err != nil {
+				return err
+			}
+			if j.Status == "pending" {
+				return errorf("notify job %s is pending after %d attempts (%s)", j.Key, j.Attempts, j.LastError)
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	retried := 0
+	for _, j := range jobs {
+		// Slack failed for good in every job, which fails each once GitHub is through.
+		if j.Status != "failed" || !strings.HasPrefix(j.LastError, "slack: ") || strings.Contains(j.LastError, "github") || j.Attempts > 2 {
+			t.Errorf("notify job %+v: want it failed for Slack's sake alone", j)
+		}
+		if j.Attempts == 2 {
+			retried++
+		}
+	}
+	if retried != 1 || int(slack.calls.Load()) != len(jobs) {
+		t.Fatalf("%d notify jobs retried, want 1; Slack called %d times for %d jobs", retried, slack.calls.Load(), len(jobs))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,12 +59,15 @@ type env struct {
 	log    *slog.Logger
 	stopW  func()
 	nextID atomic.Int64
+	// also are notifiers beside the App's, in the worker's notify jobs.
+	also map[string]bot.Notifier
 }
 
 type envOptions struct {
 	files    map[string]string // files of the repository
 	noWorker bool
 	noLink   bool
+	also     map[string]bot.Notifier // notifiers beside the App's (other adapters)
 }
 
 func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
@@ -72,7 +76,7 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	e := &env{t: t, web: webtest.Open(t, webtest.Logger(t, slog.LevelInfo)), gh: newFakeGitHub(t), stopW: func() {}}
+	e := &env{t: t, web: webtest.Open(t, webtest.Logger(t, slog.LevelInfo)), gh: newFakeGitHub(t), stopW: func() {}, also: o.also}
 	e.st, e.log = e.web.Store, e.web.Log
 	e.gh.AddInstallation(installID, owner, "User")
 	e.gh.AddRepo(installID, repoID, repoName, "master", o.files)
@@ -122,14 +126,16 @@ func (e *env) newApp() *github.App {
 	return a
 }
 
-// startWorker runs a worker with the App's delivery handler and notifier,
-// until the test ends or stopW is called.
+// startWorker runs a worker with the App's delivery handler and notifier
+// (and the env's other notifiers), until the test ends or stopW is called.
 func (e *env) startWorker(a *github.App) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := bot.NewWorker(e.st, e.log)
 	w.Poll = 20 * time.Millisecond
 	a.Register(w)
-	w.Handle(bot.KindNotify, bot.NotifyHandler(a))
+	ns := map[string]bot.Notifier{"github": a}
+	maps.Copy(ns, e.also)
+	w.Handle(bot.KindNotify, bot.NotifyHandler(e.log, ns))
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	e.stopW = func() { cancel(); <-done }

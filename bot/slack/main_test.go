@@ -68,7 +68,7 @@ func newEnv(t *testing.T, tweak ...func(*slack.Config)) *env {
 		t.Fatal(err)
 	}
 	b.Register(worker)
-	worker.Handle(bot.KindNotify, bot.NotifyHandler(b))
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(log, map[string]bot.Notifier{"slack": b}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { worker.Run(ctx); close(done) }()

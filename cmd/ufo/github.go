@@ -131,11 +131,11 @@ func startGitHub(c githubConfig, publicURL string, st *store.Store, w *bot.Worke
 	return &githubAdapter{app: a, cfg: c}, nil
 }
 
-func (a *githubAdapter) notifiers() []bot.Notifier {
+func (a *githubAdapter) notifiers() map[string]bot.Notifier {
 	if a == nil {
 		return nil
 	}
-	return []bot.Notifier{a.app}
+	return map[string]bot.Notifier{"github": a.app}
 }
 
 func (a *githubAdapter) mounters() []web.Mounter {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -161,7 +162,10 @@ func runServer(ctx context.Context, cfg serverConfig, log *slog.Logger, started 
 	if err != nil {
 		return err
 	}
-	worker.Handle(bot.KindNotify, bot.NotifyHandler(append(slackBot.notifiers(), gh.notifiers()...)...))
+	notifiers := map[string]bot.Notifier{}
+	maps.Copy(notifiers, slackBot.notifiers())
+	maps.Copy(notifiers, gh.notifiers())
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(log, notifiers))
 	go worker.Run(ctx)
 
 	wcfg := web.Config{PublicURL: cfg.PublicURL, SecureCookies: cfg.SecureCookies, Lease: lease,

@@ -102,11 +102,11 @@ func startSlack(ctx context.Context, c slackConfig, publicURL string, st *store.
 	return a, nil
 }
 
-func (a *slackAdapter) notifiers() []bot.Notifier {
+func (a *slackAdapter) notifiers() map[string]bot.Notifier {
 	if a == nil {
 		return nil
 	}
-	return []bot.Notifier{a.bot}
+	return map[string]bot.Notifier{"slack": a.bot}
 }
 
 func (a *slackAdapter) mounters() []web.Mounter {

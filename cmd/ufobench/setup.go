@@ -189,7 +189,7 @@ func (b *bench) startServer(ctx context.Context) (stop func(), err error) {
 	}
 	worker := bot.NewWorker(st, b.log)
 	gh.Register(worker)
-	worker.Handle(bot.KindNotify, bot.NotifyHandler(gh))
+	worker.Handle(bot.KindNotify, bot.NotifyHandler(b.log, map[string]bot.Notifier{"github": gh}))
 	go worker.Run(ctx)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -17,7 +17,7 @@ RETURNING id;
 -- its bookkeeping while the revived job is on attempt 1 again.
 INSERT INTO jobs (kind, key, payload, run_after) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
 ON CONFLICT (kind, key) DO UPDATE SET status = 'pending', attempts = 0, payload = EXCLUDED.payload,
-    run_after = EXCLUDED.run_after, locked_until = NULL, finished_at = NULL
+    run_after = EXCLUDED.run_after, locked_until = NULL, finished_at = NULL, done_steps = NULL
 WHERE jobs.status = 'failed'
 RETURNING id;
 
@@ -31,7 +31,7 @@ WHERE id IN (
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, kind, key, payload, attempts, max_attempts;
+RETURNING id, kind, key, payload, attempts, max_attempts, done_steps;
 
 -- name: FinishJob
 -- IS TRUE: found by its primary key whatever the statistics (see db.go).
@@ -40,14 +40,14 @@ WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $2;
 
 -- name: RetryJob
 -- IS TRUE: found by its primary key whatever the statistics (see db.go).
-UPDATE jobs SET run_after = now() + make_interval(secs => $3), locked_until = NULL, last_error = $2,
+UPDATE jobs SET run_after = now() + make_interval(secs => $3), locked_until = NULL, last_error = $2, done_steps = $5,
     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     finished_at = CASE WHEN attempts >= max_attempts THEN now() END
 WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $4
 RETURNING status;
 
 -- name: FindJob
-SELECT id, kind, key, payload, status, attempts, last_error FROM jobs WHERE kind = $1 AND key = $2;
+SELECT id, kind, key, payload, status, attempts, last_error, done_steps FROM jobs WHERE kind = $1 AND key = $2;
 
 -- name: FailJob
 -- IS TRUE: found by its primary key whatever the statistics (see db.go).
