@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"context"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -186,5 +187,41 @@ func TestRetriedEventOnce(t *testing.T) {
 	}
 	if op.Title != "fix the flaky test" || op.Code != "MSJ-1" {
 		t.Fatalf("operation = %s %q", op.Code, op.Title)
+	}
+}
+
+// TestReplyLookupFailureIsRetried: when the database fails the lookup of
+// the thread a reply is in, the delivery is answered 500, so Slack sends it
+// again, and nothing is recorded; the redelivery is taken. A reply in a
+// thread that is not an operation's is still answered 200 and dropped.
+func TestReplyLookupFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.link()
+	e.slash("U0ADA", "C0DEV", "new fix the login")
+	e.waitFor("the operation", func() bool { ops := e.operations(); return len(ops) == 1 && ops[0].SlackTS != "" })
+	op := e.operations()[0]
+	body := eventEnvelope("Ev0HICCUP", e.threadReply("U0ADA", op.SlackChannel, op.SlackTS, "use the staging db"))
+	wait := e.failThreadLookup()
+	status := e.event(body, nil)
+	wait()
+	if status != http.StatusInternalServerError {
+		t.Fatalf("a reply whose thread could not be looked up: %d, want 500", status)
+	}
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.event'`); n != 0 {
+		t.Fatalf("%d event jobs recorded for a delivery answered 500", n)
+	}
+	if status := e.event(body, http.Header{"X-Slack-Retry-Num": {"1"}, "X-Slack-Retry-Reason": {"http_error"}}); status != 200 {
+		t.Fatalf("the redelivery: %d, want 200", status)
+	}
+	e.waitFor("the reply", func() bool {
+		msgs, _ := e.st.Messages(context.Background(), e.fleet, op.ID)
+		return len(msgs) == 1 && msgs[0].Body == "use the staging db"
+	})
+	if status := e.event(eventEnvelope("Ev0ELSEWHERE", e.threadReply("U0ADA", op.SlackChannel, "1700000000.000001", "unrelated")), nil); status != 200 {
+		t.Fatalf("a reply in another thread: %d, want 200", status)
+	}
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = 'slack.event'`); n != 1 {
+		t.Fatalf("%d event jobs, want the redelivered reply's alone", n)
 	}
 }

@@ -64,8 +64,9 @@ func (b *Bot) event(ctx context.Context, raw []byte) (challenge string, err erro
 	if err != nil {
 		return "", errMalformed
 	}
-	if !b.wants(ctx, o.TeamID, ev.InnerEvent.Data) {
-		return "", nil
+	wanted, err := b.wants(ctx, o.TeamID, ev.InnerEvent.Data)
+	if err != nil || !wanted {
+		return "", err
 	}
 	_, err = b.enqueue(ctx, KindEvent, "event:"+o.EventID, withoutToken(raw), 0)
 	return "", err
@@ -93,23 +94,34 @@ func withoutToken(raw []byte) json.RawMessage {
 var replySubtypes = map[string]bool{"": true, "thread_broadcast": true, "file_share": true}
 
 // wants tells the events worth a job: mentions by people, and people's
-// replies in a thread UFO started.
-func (b *Bot) wants(ctx context.Context, teamID string, data any) bool {
+// replies in a thread UFO started. Only a workspace or thread not found
+// makes a reply unwanted: any other failure of the lookups is returned, so
+// the delivery is answered 500 and Slack sends it again.
+func (b *Bot) wants(ctx context.Context, teamID string, data any) (bool, error) {
 	switch e := data.(type) {
 	case *slackevents.AppMentionEvent:
-		return e.BotID == "" && e.User != "" && e.Channel != ""
+		return e.BotID == "" && e.User != "" && e.Channel != "", nil
 	case *slackevents.MessageEvent:
 		if !replySubtypes[e.SubType] || e.BotID != "" || e.User == "" || e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp {
-			return false
+			return false, nil
 		}
 		fleetID, _, err := b.store.SlackWorkspace(ctx, teamID)
+		if app.IsCode(err, app.ENotFound) {
+			return false, nil
+		}
 		if err != nil {
-			return false
+			return false, fmt.Errorf("find the Slack workspace: %w", err)
 		}
 		_, err = b.store.FindSlackThreadByMessage(ctx, fleetID, teamID, e.Channel, e.ThreadTimeStamp)
-		return err == nil
+		if app.IsCode(err, app.ENotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("find the thread replied in: %w", err)
+		}
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 func (b *Bot) runEvent(ctx context.Context, j store.Job) error {
@@ -143,8 +155,14 @@ func (b *Bot) runEvent(ctx context.Context, j store.Job) error {
 // operation's thread is a reply, handled as such by its message event.
 func (b *Bot) mention(ctx context.Context, fleetID, teamID, key string, e *slackevents.AppMentionEvent) error {
 	if e.ThreadTimeStamp != "" {
-		if _, err := b.store.FindSlackThreadByMessage(ctx, fleetID, teamID, e.Channel, e.ThreadTimeStamp); err == nil {
+		_, err := b.store.FindSlackThreadByMessage(ctx, fleetID, teamID, e.Channel, e.ThreadTimeStamp)
+		if err == nil {
 			return nil
+		}
+		if !app.IsCode(err, app.ENotFound) {
+			// Not knowing whether this is a thread's reply, start nothing:
+			// the job retries.
+			return fmt.Errorf("find the thread mentioned in: %w", err)
 		}
 	}
 	who, err := b.actor(ctx, fleetID, teamID, e.User, "")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -393,4 +394,43 @@ func (r rover) complete(c wire.Claim, done wire.Completion) {
 func text(seq int64, s string) wire.Event {
 	d, _ := json.Marshal(map[string]string{"text": s})
 	return wire.Event{Seq: seq, Type: "text", Data: d, At: time.Now()}
+}
+
+// failThreadLookup makes the next lookup of a thread by its message fail as
+// a database hiccup does: it locks slack_threads, waits for the lookup to
+// queue behind the lock, cancels that statement (as statement_timeout or
+// pg_cancel_backend would) and lets the table go. The returned func waits
+// until it has.
+func (e *env) failThreadLookup() (wait func()) {
+	e.t.Helper()
+	ctx := context.Background()
+	tx, err := e.st.Pool().Begin(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE slack_threads IN ACCESS EXCLUSIVE MODE`); err != nil {
+		tx.Rollback(ctx)
+		e.t.Fatal(err)
+	}
+	failed := make(chan error, 1)
+	go func() {
+		defer tx.Rollback(ctx)
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var n int
+			err := e.st.Pool().QueryRow(ctx, `SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
+				WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+				  AND query LIKE '%FROM slack_threads WHERE fleet_id = $1 AND team_id = $2 AND channel = $3 AND ts = $4%'`).Scan(&n)
+			if err != nil || n > 0 {
+				failed <- err
+				return
+			}
+		}
+		failed <- errors.New("no lookup of a thread by its message came")
+	}()
+	return func() {
+		e.t.Helper()
+		if err := <-failed; err != nil {
+			e.t.Fatalf("fail a thread lookup: %v", err)
+		}
+	}
 }

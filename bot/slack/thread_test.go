@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/ufo-run/ufo/app"
+	"github.com/ufo-run/ufo/bot/slack"
 	"github.com/ufo-run/ufo/bot/slack/slackfake"
 	roverrt "github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/wire"
+	"github.com/ufo-run/ufo/store"
 )
 
 // updates returns the chat.update calls for one message.
@@ -292,6 +294,38 @@ func TestMentionStartsOperation(t *testing.T) {
 	e.fake.Wait(t, 10*time.Second, "a hint", func() bool { return len(e.fake.Calls("chat.postEphemeral")) == 1 })
 	if c := e.fake.Calls("chat.postEphemeral")[0]; c.Args.Get("user") != "U0ADA2" || !strings.Contains(c.Text(), "Mention me with what to do") {
 		t.Fatalf("hint = %v", c.Args)
+	}
+}
+
+// TestMentionInThreadLookupFailureStartsNothing: a mention in an
+// operation's thread whose thread lookup fails in the database does not
+// start a second operation: the job retries, and finds it a reply.
+func TestMentionInThreadLookupFailureStartsNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.link()
+	e.slash("U0ADA", "C0DEV", "new fix the login")
+	e.waitFor("the operation", func() bool { ops := e.operations(); return len(ops) == 1 && ops[0].SlackTS != "" })
+	op := e.operations()[0]
+	wait := e.failThreadLookup()
+	if status := e.event(eventEnvelope("Ev0MHICCUP", e.mention("U0ADA", op.SlackChannel, "<@U0UFOBOT> and the other one", op.SlackTS)), nil); status != 200 {
+		t.Fatalf("mention: %d, want 200", status)
+	}
+	wait()
+	var j store.Job
+	e.waitFor("the mention's job", func() bool {
+		var err error
+		j, err = e.st.FindJob(context.Background(), slack.KindEvent, "event:Ev0MHICCUP")
+		return err == nil && j.Status != "pending"
+	})
+	if j.Status != "done" || j.Attempts != 2 {
+		t.Fatalf("mention job = %+v, want done on its second attempt", j)
+	}
+	if n := len(e.operations()); n != 1 {
+		t.Fatalf("%d operations after a mention in a thread, want 1", n)
+	}
+	if n := len(e.fake.Calls("chat.postMessage")); n != 1 {
+		t.Fatalf("%d messages posted, want the operation's alone", n)
 	}
 }
 
