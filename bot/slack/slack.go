@@ -166,18 +166,31 @@ func (b *Bot) enqueue(ctx context.Context, kind, key string, payload any, delay 
 // respond posts an ephemeral message to a response_url (a slash command's
 // or a button's). Only Slack's hooks host, or the configured API's host (a
 // test server or a proxy), is called: a response_url is a URL from outside.
+// Its errors never contain the URL: for half an hour it lets anyone post as
+// the app, so it must not reach a log or a job's last error.
 func (b *Bot) respond(ctx context.Context, responseURL, text string) error {
 	if responseURL == "" {
 		return nil
 	}
 	if !b.allowedResponseURL(responseURL) {
-		return bot.Permanent(fmt.Errorf("slack: refusing response_url %q", responseURL))
+		return bot.Permanent(errors.New("slack: refusing a response_url not on hooks.slack.com (or the API's host)"))
 	}
 	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, b.cfg.HTTPClient, msg); err != nil {
-		return fmt.Errorf("slack: post to response_url: %w", err)
+		return responseURLError(err)
 	}
 	return nil
+}
+
+// responseURLError describes a failed post to a response_url without the
+// URL: a failed request's *url.Error names it in full, so only its
+// operation and cause are kept.
+func responseURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("slack: post to response_url: %s: %w", ue.Op, ue.Err)
+	}
+	return fmt.Errorf("slack: post to response_url: %w", err)
 }
 
 func (b *Bot) allowedResponseURL(raw string) bool {
