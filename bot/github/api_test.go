@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -125,10 +126,12 @@ func TestOpenAPIDescribesGitHubRoutes(t *testing.T) {
 }
 
 // TestSetupRedirect: GitHub sends the person who installed the App to
-// /github/setup with a code from its user authorization. The page trades
-// it for a user token, shows the installations that GitHub user can
-// access, and changes nothing; the form's POST, with the proof the page
-// made for this UFO user, links one.
+// /github/setup. The page sends the browser to GitHub to authorize the
+// App, with a nonce in a cookie and in state; GitHub sends it back with a
+// code and that state, and the page trades the code for a user token,
+// shows the installations that GitHub user can access, and changes
+// nothing; the form's POST, with the proof the page made for this UFO
+// user, links one.
 func TestSetupRedirect(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.noLink = true })
@@ -139,38 +142,56 @@ func TestSetupRedirect(t *testing.T) {
 	}
 	// Without a code, the browser goes to GitHub to authorize the App.
 	status, _, h = e.admin.Do("GET", page, nil)
-	want := e.gh.Web.URL + "/login/oauth/authorize?" + url.Values{"client_id": {e.gh.ClientID},
-		"redirect_uri": {publicURL + "/github/setup"}, "state": {"957387"}}.Encode()
-	if status != http.StatusSeeOther || h.Get("Location") != want {
-		t.Fatalf("GET %s without a code: %d to %q, want %q", page, status, h.Get("Location"), want)
+	state := authorizeState(t, e, status, h)
+	nonce, id, _ := strings.Cut(state, ".")
+	cookie := stateCookie(t, h)
+	if id != "957387" || len(nonce) < 20 || cookie.Value != nonce || !cookie.HttpOnly || cookie.Secure || cookie.SameSite != http.SameSiteLaxMode ||
+		cookie.Path != "/github/setup" || cookie.MaxAge <= 0 || cookie.MaxAge > 900 {
+		t.Fatalf("GET %s without a code: state %q, cookie %+v", page, state, cookie)
 	}
-	code := e.gh.Authorize(owner)
-	status, body, h := e.admin.Do("GET", page+"&code="+code, nil)
-	if status != 200 || !strings.Contains(string(body), `action="/github/setup?fleet=`+e.fleet+`"`) || !strings.Contains(string(body), `name="proof"`) ||
-		!strings.Contains(string(body), "Codertocat") || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") ||
-		h.Get("Referrer-Policy") != "no-referrer" {
-		t.Fatalf("GET %s with a code: %d %s", page, status, body)
+	if _, _, h2 := e.admin.Do("GET", page, nil); stateCookie(t, h2).Value == nonce {
+		t.Fatal("a second visit got the same nonce")
 	}
-	proof := regexp.MustCompile(`name="proof" value="([^"]+)"`).FindStringSubmatch(string(body))[1]
+
+	// GitHub, where the admin is signed in as the repository's owner,
+	// sends the browser back with a code and the state.
+	e.gh.SignIn(e.admin.HTTP.Jar, owner)
+	v := e.setupFlow(e.admin, page)
+	if v.Status != 200 || !strings.Contains(v.Body, `action="/github/setup?fleet=`+e.fleet+`"`) || !strings.Contains(v.Body, `name="proof"`) ||
+		!strings.Contains(v.Body, "Codertocat") || !strings.Contains(v.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+		v.Header.Get("Referrer-Policy") != "no-referrer" || len(v.Visited) != 3 || e.gh.CountCalls("oauth/access-token", 200) != 1 {
+		t.Fatalf("GET %s through GitHub: %d %s, visited %v", page, v.Status, v.Body, v.Visited)
+	}
+	if c := stateCookie(t, v.Header); c.MaxAge >= 0 {
+		t.Fatalf("the callback left the state cookie: %+v", c)
+	}
+	proof := regexp.MustCompile(`name="proof" value="([^"]+)"`).FindStringSubmatch(v.Body)[1]
 	var list []struct{ ID int64 }
 	e.admin.Call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
 	if len(list) != 0 {
 		t.Fatalf("the GET linked the installation: %+v", list)
 	}
-	// A code works once.
-	if status, body, _ := e.admin.Do("GET", page+"&code="+code, nil); status != 403 || !strings.Contains(string(body), "bad_verification_code") {
-		t.Fatalf("a used code: %d %s", status, body)
+	// A nonce works once: the same callback again is not traded, but sent
+	// to GitHub for a new code.
+	callback := strings.TrimPrefix(v.Visited[2], e.web.URL)
+	status, _, h = e.admin.Do("GET", callback, nil)
+	authorizeState(t, e, status, h)
+	if n := e.gh.CountCalls("oauth/access-token", 0); n != 1 {
+		t.Fatalf("the callback was traded again: %d trades, want 1", n)
 	}
-	// GitHub's callback after authorizing carries the installation in state.
-	if status, body, _ := e.admin.Do("GET", "/github/setup?state=957387&code="+e.gh.Authorize(owner), nil); status != 200 || !strings.Contains(string(body), "installation 957387") {
-		t.Fatalf("callback with state: %d %s", status, body)
+	// GitHub's install redirect with user authorization carries a code and
+	// the installation, but not our state: one more round through GitHub,
+	// keeping the installation.
+	v = e.setupFlow(e.admin, "/github/setup?code="+e.gh.Authorize(owner)+"&installation_id=957387&setup_action=install")
+	if v.Status != 200 || !strings.Contains(v.Body, "installation 957387") || len(v.Visited) != 3 || e.gh.CountCalls("oauth/access-token", 0) != 2 {
+		t.Fatalf("GitHub's install redirect with a code: %d %s, visited %v", v.Status, v.Body, v.Visited)
 	}
 	// With no installation named, the page offers those the user can access.
-	if status, body, _ := e.admin.Do("GET", "/github/setup?code="+e.gh.Authorize(owner), nil); status != 200 || !strings.Contains(string(body), "installation 957387") {
-		t.Fatalf("no installation named: %d %s", status, body)
+	if v := e.setupFlow(e.admin, "/github/setup"); v.Status != 200 || !strings.Contains(v.Body, "installation 957387") {
+		t.Fatalf("no installation named: %d %s", v.Status, v.Body)
 	}
-	if status, body, _ := e.admin.Do("GET", "/github/setup?installation_id=31337&code="+e.gh.Authorize(owner), nil); status != 403 || !strings.Contains(string(body), "cannot access installation 31337") {
-		t.Fatalf("an installation the user cannot access: %d %s", status, body)
+	if v := e.setupFlow(e.admin, "/github/setup?installation_id=31337"); v.Status != 403 || !strings.Contains(v.Body, "cannot access installation 31337") {
+		t.Fatalf("an installation the user cannot access: %d %s", v.Status, v.Body)
 	}
 	if status, _, _ := e.admin.Do("GET", "/github/setup?installation_id=x", nil); status != 400 {
 		t.Fatalf("a bad installation_id: %d", status)
@@ -249,9 +270,9 @@ func TestInstallationTakeover(t *testing.T) {
 			t.Fatalf("POST %s %v: %d %s, want 403", api, body, status, out)
 		}
 	}
-	page := "/github/setup?installation_id=4711&code=" + e.gh.Authorize("mallory")
-	if status, body, _ := m.Do("GET", page, nil); status != 403 || strings.Contains(string(body), `name="proof"`) {
-		t.Fatalf("GET %s: %d %s, want 403 and no form", page, status, body)
+	e.gh.SignIn(m.HTTP.Jar, "mallory")
+	if v := e.setupFlow(m, "/github/setup?installation_id=4711"); v.Status != 403 || strings.Contains(v.Body, `name="proof"`) {
+		t.Fatalf("Mallory's setup page for installation 4711: %d %s, want 403 and no form", v.Status, v.Body)
 	}
 	if status, body := e.postSetup(m, mf.Fleet.ID, url.Values{"installation_id": {"4711"}}); status != 403 {
 		t.Fatalf("POST /github/setup without proof: %d %s", status, body)
@@ -289,4 +310,142 @@ func (e *env) postSetup(c *webtest.Client, fleet string, form url.Values) (int, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestSetupTradesOnlyItsOwnCodes: someone who authorizes the App on their
+// own GitHub account and sends a fleet admin the callback URL with their
+// code (and their own state) gets nothing from it: the page trades a code
+// only in the browser it sent to GitHub for it. Any other callback is sent
+// to GitHub with a fresh nonce, where the admin's own GitHub account
+// authorizes, so the page never offers the sender's installations.
+func TestSetupTradesOnlyItsOwnCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.noLink = true })
+	const theirs = 4711
+	e.gh.AddInstallation(theirs, "mallory", "User")
+	e.gh.AddRepo(theirs, 4712, "mallory/prompts", "main", nil)
+	e.gh.SignIn(e.admin.HTTP.Jar, owner)
+	m := e.client()
+	m.Call("POST", "/api/auth/signup", map[string]string{"email": "mallory@example.com", "password": "P@ssw0rd!", "name": "Mallory"}, 201, nil)
+	e.gh.SignIn(m.HTTP.Jar, "mallory")
+	// Mallory's own visit hands her a state that is good with her cookie.
+	_, _, h := m.Do("GET", "/github/setup", nil)
+	loc, _ := url.Parse(h.Get("Location"))
+	hers := loc.Query().Get("state")
+	if v := e.setupFlow(m, "/github/setup"); v.Status != 200 || !strings.Contains(v.Body, "installation 4711") {
+		t.Fatalf("Mallory's own setup page: %d %s", v.Status, v.Body)
+	}
+	trades := e.gh.CountCalls("oauth/access-token", 0)
+
+	links := map[string]string{
+		"no state":             "/github/setup?code=%s",
+		"GitHub's install":     "/github/setup?code=%s&installation_id=4711&setup_action=install",
+		"the sender's state":   "/github/setup?code=%s&state=" + url.QueryEscape(hers),
+		"a forged state":       "/github/setup?code=%s&state=AAAAAAAAAAAAAAAAAAAAAAAAAA.0",
+		"an installation only": "/github/setup?code=%s&state=4711",
+	}
+	for name, link := range links {
+		for _, fresh := range []bool{false, true} {
+			if fresh {
+				// The admin's browser holds a nonce of its own.
+				e.admin.Do("GET", "/github/setup", nil)
+			}
+			status, body, h := e.admin.Do("GET", fmt.Sprintf(link, e.gh.Authorize("mallory")), nil)
+			state := authorizeState(t, e, status, h)
+			if n := e.gh.CountCalls("oauth/access-token", 0); n != trades {
+				t.Fatalf("%s (own nonce %v): the sender's code was traded: %d %s", name, fresh, status, body)
+			}
+			if nonce, _, _ := strings.Cut(state, "."); stateCookie(t, h).Value != nonce || strings.Contains(hers, nonce) {
+				t.Fatalf("%s: state %q, cookie %+v", name, state, stateCookie(t, h))
+			}
+			if name == "GitHub's install" && !strings.HasPrefix(strings.SplitN(state, ".", 2)[1], "4711.") {
+				t.Fatalf("%s: state %q dropped the installation", name, state)
+			}
+		}
+	}
+	// A state already sent back once is not sent round again.
+	status, body, _ := e.admin.Do("GET", "/github/setup?code="+e.gh.Authorize("mallory")+"&state="+url.QueryEscape(hers+".again"), nil)
+	if !strings.HasSuffix(hers, ".0") || status != 403 || strings.Contains(string(body), `name="proof"`) || e.gh.CountCalls("oauth/access-token", 0) != trades {
+		t.Fatalf("a state sent back already: %d %s", status, body)
+	}
+	// Followed through GitHub, the sender's link shows the admin's own
+	// installations, never the sender's.
+	for _, link := range []string{links["no state"], links["the sender's state"]} {
+		v := e.setupFlow(e.admin, fmt.Sprintf(link, e.gh.Authorize("mallory")))
+		if v.Status != 200 || !strings.Contains(v.Body, "installation 957387") || strings.Contains(v.Body, "4711") || strings.Contains(v.Body, "mallory") {
+			t.Fatalf("%s through GitHub: %d %s", link, v.Status, v.Body)
+		}
+	}
+	if v := e.setupFlow(e.admin, fmt.Sprintf(links["GitHub's install"], e.gh.Authorize("mallory"))); v.Status != 403 || strings.Contains(v.Body, `name="proof"`) {
+		t.Fatalf("the sender's install link through GitHub: %d %s", v.Status, v.Body)
+	}
+}
+
+// setupVisit is the end of a setupFlow.
+type setupVisit struct {
+	Status  int
+	Body    string
+	Header  http.Header
+	Visited []string // every URL, the first and the last included
+}
+
+// setupFlow opens a setup page in c's browser (a client that reports
+// redirects) and follows the redirects as a browser does, through GitHub's
+// authorize page and back: GitHub's callback is on publicURL, which is the
+// test server.
+func (e *env) setupFlow(c *webtest.Client, path string) setupVisit {
+	e.t.Helper()
+	var v setupVisit
+	next := e.web.URL + path
+	for range 10 {
+		v.Visited = append(v.Visited, next)
+		resp, err := c.HTTP.Get(next)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 3 {
+			v.Status, v.Body, v.Header = resp.StatusCode, string(b), resp.Header
+			return v
+		}
+		loc, err := resp.Location()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		next = loc.String()
+		if rest, ok := strings.CutPrefix(next, publicURL+"/"); ok {
+			next = e.web.URL + "/" + rest
+		}
+	}
+	e.t.Fatalf("too many redirects: %v", v.Visited)
+	return v
+}
+
+// authorizeState requires an answer that sends the browser to GitHub's
+// authorize page for this App, back to the setup page, and returns the
+// state.
+func authorizeState(t *testing.T, e *env, status int, h http.Header) string {
+	t.Helper()
+	loc, err := url.Parse(h.Get("Location"))
+	if err != nil || status != http.StatusSeeOther || loc.Scheme+"://"+loc.Host+loc.Path != e.gh.Web.URL+"/login/oauth/authorize" {
+		t.Fatalf("%d to %q, want a redirect to GitHub's authorize page", status, h.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("client_id") != e.gh.ClientID || q.Get("redirect_uri") != publicURL+"/github/setup" || q.Get("state") == "" {
+		t.Fatalf("redirect to %s, want the App's client id, the setup page and a state", loc)
+	}
+	return q.Get("state")
+}
+
+// stateCookie is the setup page's state cookie an answer sets.
+func stateCookie(t *testing.T, h http.Header) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == "ufo_github_authorization" {
+			return c
+		}
+	}
+	t.Fatalf("no state cookie in %v", h.Values("Set-Cookie"))
+	return nil
 }

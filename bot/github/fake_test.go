@@ -68,6 +68,7 @@ type fakeGitHub struct {
 	ClientSecret string
 	codes        map[string]fakeCode
 	userTokens   map[string]string // user access token → login
+	sessions     map[string]string // user_session cookie → login
 	holds        map[string]*fakeHold
 }
 
@@ -163,7 +164,7 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 		installs: map[int64]*fakeInstall{}, repos: map[string]*fakeRepo{}, tokens: map[string]*fakeToken{},
 		reviews: map[int64][]payload{}, limits: map[string]int{}, outages: map[string]int{}, nextID: 5000,
 		ClientID: "Iv1.8a61f9b3a7aba766", ClientSecret: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
-		codes: map[string]fakeCode{}, userTokens: map[string]string{}, holds: map[string]*fakeHold{}}
+		codes: map[string]fakeCode{}, userTokens: map[string]string{}, sessions: map[string]string{}, holds: map[string]*fakeHold{}}
 	f.API = httptest.NewServer(http.HandlerFunc(f.serveAPI))
 	f.Web = httptest.NewServer(http.HandlerFunc(f.serveWeb))
 	t.Cleanup(func() { f.API.Close(); f.Web.Close() })

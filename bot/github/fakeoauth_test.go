@@ -43,17 +43,70 @@ func (f *fakeGitHub) UserToken(login string) string {
 	return tok
 }
 
-// serveWeb serves github.com: the OAuth token exchange, and git.
-func (f *fakeGitHub) serveWeb(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/login/oauth/access_token" {
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
-		f.accessToken(rec, r)
-		f.mu.Lock()
-		f.calls = append(f.calls, fakeCall{Method: r.Method, Path: r.URL.Path, Op: "oauth/access-token", Status: rec.status})
-		f.mu.Unlock()
+// SignIn signs a browser in to GitHub as login, who has authorized the
+// App already: GitHub's authorize page then sends that browser straight
+// back to the callback with a code.
+func (f *fakeGitHub) SignIn(jar http.CookieJar, login string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := randomHex(16)
+	f.sessions[s] = login
+	u, _ := url.Parse(f.Web.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "user_session", Value: s, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}})
+}
+
+// authorize is GET /login/oauth/authorize?client_id=…&redirect_uri=…&state=…:
+// a browser signed in (see SignIn) is sent to redirect_uri with a fresh
+// code and the state, as given; any other is sent to sign in first.
+func (f *fakeGitHub) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if r.Method != "GET" || q.Get("client_id") != f.ClientID {
+		http.NotFound(w, r)
 		return
 	}
-	f.serveGit(w, r)
+	back, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || !back.IsAbs() {
+		http.Error(w, "The redirect_uri MUST match the registered callback URL for this application.", http.StatusBadRequest)
+		return
+	}
+	login := ""
+	if c, err := r.Cookie("user_session"); err == nil {
+		f.mu.Lock()
+		login = f.sessions[c.Value]
+		f.mu.Unlock()
+	}
+	if login == "" {
+		http.Redirect(w, r, "/login?"+url.Values{"client_id": {f.ClientID}, "return_to": {r.URL.RequestURI()}}.Encode(), http.StatusFound)
+		return
+	}
+	v := back.Query()
+	v.Set("code", f.Authorize(login))
+	if s := q.Get("state"); s != "" {
+		v.Set("state", s)
+	}
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+// serveWeb serves github.com: the user authorization, the OAuth token
+// exchange, and git.
+func (f *fakeGitHub) serveWeb(w http.ResponseWriter, r *http.Request) {
+	serve, op := f.serveGit, ""
+	switch r.URL.Path {
+	case "/login/oauth/authorize":
+		serve, op = f.authorize, "oauth/authorize"
+	case "/login/oauth/access_token":
+		serve, op = f.accessToken, "oauth/access-token"
+	}
+	if op == "" {
+		serve(w, r)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	serve(rec, r)
+	f.mu.Lock()
+	f.calls = append(f.calls, fakeCall{Method: r.Method, Path: r.URL.Path, Op: op, Status: rec.status})
+	f.mu.Unlock()
 }
 
 // accessToken is POST /login/oauth/access_token: client_id, client_secret

@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -35,14 +36,83 @@ func (a *App) oauthOn() bool { return a.cfg.ClientID != "" && a.cfg.ClientSecret
 func (a *App) setupURL() string { return strings.TrimSuffix(a.cfg.PublicURL, "/") + "/github/setup" }
 
 // authorizeURL is GitHub's page where a user authorizes the App; GitHub
-// then sends the browser to the setup page with a code. state carries the
-// installation id the person came for, if any.
+// then sends the browser to the setup page with a code and the state.
 func (a *App) authorizeURL(state string) string {
-	v := url.Values{"client_id": {a.cfg.ClientID}, "redirect_uri": {a.setupURL()}}
-	if state != "" {
-		v.Set("state", state)
-	}
+	v := url.Values{"client_id": {a.cfg.ClientID}, "redirect_uri": {a.setupURL()}, "state": {state}}
 	return a.cfg.WebURL + "/login/oauth/authorize?" + v.Encode()
+}
+
+// A code is traded only in the browser that was sent to GitHub for it.
+// Otherwise anyone could authorize the App on their own GitHub account
+// and send a fleet admin the callback URL with their code: the setup page
+// would offer the admin valid proofs for the sender's installations, and
+// one click would attach the sender's repositories to the admin's fleet
+// (the login CSRF of RFC 6749 §10.12). So the setup page sets a random
+// nonce in a short-lived cookie before it sends a browser to GitHub, puts
+// the same nonce in state, and trades the code of a callback only when
+// its state carries the cookie's nonce.
+
+const (
+	stateCookie     = "ufo_github_authorization"
+	stateCookiePath = "/github/setup"
+	// stateTTL leaves time to sign in to GitHub on the way.
+	stateTTL = 10 * time.Minute
+)
+
+// authState is the state of one user authorization:
+// "<nonce>.<installation id, 0 for none>", then ".again" when the setup
+// page sent the browser back to GitHub because a callback failed the check.
+type authState struct {
+	nonce        string
+	installation int64 // the installation the person came for
+	again        bool
+}
+
+func (s authState) String() string {
+	out := s.nonce + "." + strconv.FormatInt(s.installation, 10)
+	if s.again {
+		out += ".again"
+	}
+	return out
+}
+
+func parseAuthState(s string) (authState, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || (len(parts) == 3 && parts[2] != "again") {
+		return authState{}, false
+	}
+	id, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || id < 0 {
+		return authState{}, false
+	}
+	return authState{nonce: parts[0], installation: id, again: len(parts) == 3}, true
+}
+
+// authorize sends the browser to GitHub to authorize the App, with a fresh
+// nonce in the state cookie and in state.
+func (a *App) authorize(w http.ResponseWriter, r *http.Request, installation int64, again bool) {
+	st := authState{nonce: rand.Text(), installation: installation, again: again}
+	a.setStateCookie(w, st.nonce, int(stateTTL/time.Second))
+	http.Redirect(w, r, a.authorizeURL(st.String()), http.StatusSeeOther)
+}
+
+// callbackState reports whether a callback's state carries the nonce of
+// this browser's state cookie, and if so clears the cookie: a nonce is
+// good for one code. The state is returned even when it does not match,
+// for the installation it names.
+func (a *App) callbackState(w http.ResponseWriter, r *http.Request, state string) (authState, bool) {
+	st, ok := parseAuthState(state)
+	c, err := r.Cookie(stateCookie)
+	if !ok || err != nil || c.Value == "" || !hmac.Equal([]byte(c.Value), []byte(st.nonce)) {
+		return st, false
+	}
+	a.setStateCookie(w, "", -1)
+	return st, true
+}
+
+func (a *App) setStateCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: value, Path: stateCookiePath, MaxAge: maxAge,
+		HttpOnly: true, Secure: isHTTPS(a.cfg.PublicURL), SameSite: http.SameSiteLaxMode})
 }
 
 // exchangeCode trades the code of GitHub's user authorization for a user
@@ -167,4 +237,9 @@ func (a *App) validProof(userID string, installationID int64, p string) bool {
 		return false
 	}
 	return hmac.Equal([]byte(p), []byte(a.proof(userID, installationID, time.Unix(e, 0))))
+}
+
+func isHTTPS(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Scheme == "https"
 }

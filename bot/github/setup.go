@@ -176,18 +176,24 @@ type setupInstallation struct {
 	Proof       string
 }
 
-// setupPage is where GitHub sends the person who installed the App, and
-// the App's user authorization callback: with "Request user authorization
-// (OAuth) during installation" GitHub sends the browser to
-// GET /github/setup?code=…&installation_id=N&setup_action=install. Without
-// a code (an update, or someone who followed a link) it sends the browser
-// to GitHub to authorize the App first. It trades the code for a user
-// token, asks GitHub which installations of the App that user can access,
-// and shows those (or the one asked for, which must be among them) with a
-// confirmation per fleet the UFO user administers. It changes nothing: a
-// link sent by someone else cannot attach their installation to your fleet
-// behind your back, and no one can attach an installation they cannot
-// access on GitHub to theirs.
+// setupPage is where GitHub sends the person who installed the App
+// (GET /github/setup?installation_id=N&setup_action=install, with a code
+// when the App asks for user authorization during installation), and the
+// App's user authorization callback. It trades a code for a user token
+// only when the callback's state carries the nonce this browser got in a
+// cookie when the page sent it to GitHub (see authorize); any other visit
+// (no code, GitHub's own install redirect, a link from someone else, an
+// expired cookie) is sent to GitHub to authorize the App with a fresh
+// nonce, keeping the installation id, and GitHub sends a user who already
+// authorized it straight back. So the installations the page offers are
+// always those of the GitHub account signed in to GitHub in this browser,
+// never those of whoever sent the link: it asks
+// GitHub which installations of the App that user can access, and shows
+// those (or the one asked for, which must be among them) with a
+// confirmation per fleet the UFO user administers. It changes nothing
+// itself: a link sent by someone else can neither attach their
+// installation to your fleet nor show you theirs to confirm, and no one
+// can attach an installation they cannot access on GitHub to theirs.
 func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
 	user := a.auth.User(r.Context()).ID
 	if user == "" {
@@ -195,12 +201,8 @@ func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	raw := q.Get("installation_id")
-	if raw == "" {
-		raw = q.Get("state")
-	}
 	var id int64
-	if raw != "" {
+	if raw := q.Get("installation_id"); raw != "" {
 		var err error
 		if id, err = strconv.ParseInt(raw, 10, 64); err != nil || id <= 0 {
 			a.page(w, http.StatusBadRequest, "problem", setupData{Title: "No installation", Message: "The link has no valid installation_id: start from the App's install page on GitHub."})
@@ -213,13 +215,24 @@ func (a *handlers) setupPage(w http.ResponseWriter, r *http.Request) {
 	}
 	code := q.Get("code")
 	if code == "" {
-		state := ""
-		if id != 0 {
-			state = strconv.FormatInt(id, 10)
-		}
-		http.Redirect(w, r, a.authorizeURL(state), http.StatusSeeOther)
+		a.authorize(w, r, id, false)
 		return
 	}
+	st, ok := a.callbackState(w, r, q.Get("state"))
+	if !ok {
+		if st.again {
+			// Sent back once already: this browser does not keep the
+			// cookie, and another round would not either.
+			a.pageError(w, app.Errorf(app.EForbidden, "UFO could not tell that this GitHub authorization was started in this browser, so it did not use it. Allow this browser to keep cookies from UFO, then open %s again.", a.setupURL()))
+			return
+		}
+		if id == 0 {
+			id = st.installation
+		}
+		a.authorize(w, r, id, true)
+		return
+	}
+	id = st.installation
 	tok, err := a.exchangeCode(r.Context(), code)
 	if err != nil {
 		a.pageError(w, err)
