@@ -32,29 +32,29 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 	}
 	ref := issueRef{installation: e.GetInstallation().GetID(), fleet: fleet, repo: e.GetRepo(),
 		number: e.GetIssue().GetNumber(), url: e.GetIssue().GetHTMLURL()}
-	if fleet == "" {
-		return a.replyUnlinked(ctx, ref)
-	}
 	c, err := a.client(ref.installation)
 	if err != nil {
 		return err
 	}
-	sender := e.GetSender().GetLogin()
+	sender := &commenter{login: e.GetSender().GetLogin()}
+	if fleet == "" {
+		return a.answer(ctx, c, ref, sender, "reply.md", map[string]string{"Text": a.unlinkedNotice()})
+	}
 	cmd := command.Command{}
 	if isCmd {
 		if cmd, err = command.Parse(text); err != nil {
 			var pe *command.Error
 			if errors.As(err, &pe) {
-				return a.reply(ctx, c, ref, pe.Msg+". `/ufo help` lists the commands.")
+				return a.answerText(ctx, c, ref, sender, pe.Msg+". `/ufo help` lists the commands.")
 			}
 			return err
 		}
 		switch cmd.Name {
 		case command.Help:
-			return a.comment(ctx, c, ref, "help.md", map[string]string{"Bot": a.appSlug(ctx), "Label": defaultLabel})
+			return a.answer(ctx, c, ref, sender, "help.md", map[string]string{"Bot": a.appSlug(ctx), "Label": defaultLabel})
 		case command.Status, command.Cancel, command.Retry, command.Pilot:
 		default:
-			return a.reply(ctx, c, ref, fmt.Sprintf("`/ufo %s` works in Slack. On GitHub: `status`, `retry`, `cancel`, `pilot <name>` and `help`.", cmd.Name))
+			return a.answerText(ctx, c, ref, sender, fmt.Sprintf("`/ufo %s` works in Slack. On GitHub: `status`, `retry`, `cancel`, `pilot <name>` and `help`.", cmd.Name))
 		}
 	}
 	gi, err := a.store.FindGitHubIssue(ctx, fleet, ref.repo.GetID(), ref.number)
@@ -65,12 +65,12 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 		return err
 	}
 	if cmd.Name != command.Status {
-		ok, err := a.canWrite(ctx, c, ref.owner(), ref.name(), sender)
+		ok, err := sender.canWrite(ctx, a, c, ref)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return a.deny(ctx, c, ref, sender, "ask UFO for it")
+			return a.deny(ctx, c, ref, sender.login, "ask UFO for it")
 		}
 	}
 	var answer string
@@ -88,9 +88,9 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 			return nil
 		}
 		if cmd.Name != command.Status {
-			gi.TriggeredBy = sender
+			gi.TriggeredBy = sender.login
 		}
-		if answer, err = a.runCommand(ctx, c, gi, op, cmd, sender, body, e.GetComment().GetID(), ref); err != nil {
+		if answer, err = a.runCommand(ctx, c, gi, op, cmd, sender.login, body, e.GetComment().GetID(), ref); err != nil {
 			return err
 		}
 		a.syncAfterChange(ctx, c, gi)
@@ -99,7 +99,55 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 	if err != nil || answer == "" {
 		return err
 	}
-	return a.reply(ctx, c, ref, answer)
+	return a.answerText(ctx, c, ref, sender, answer)
+}
+
+// commenter is the person a comment came from, with their write access
+// asked of GitHub at most once per comment.
+type commenter struct {
+	login   string
+	checked bool
+	writer  bool
+}
+
+func (p *commenter) canWrite(ctx context.Context, a *App, c *installation, ref issueRef) (bool, error) {
+	if !p.checked {
+		ok, err := a.canWrite(ctx, c, ref.owner(), ref.name(), p.login)
+		if err != nil {
+			return false, err
+		}
+		p.checked, p.writer = true, ok
+	}
+	return p.writer, nil
+}
+
+// answer posts a rendered template in answer to a comment. People with
+// write access get every answer. Anyone else gets one answer per issue,
+// whatever they ask (help, status, a command that does not parse…):
+// anyone can comment on a public repository, and the App's replies must
+// not be theirs to multiply. The answer carries their login in its marker,
+// as deny's refusal does, and is not posted again while one is on the
+// issue; a refusal (deny) is counted apart, so someone who read the help
+// and then asks for work still learns why nothing runs.
+func (a *App) answer(ctx context.Context, c *installation, ref issueRef, p *commenter, tmpl string, data map[string]string) error {
+	ok, err := p.canWrite(ctx, a, c, ref)
+	if err != nil {
+		return err
+	}
+	data["To"] = ""
+	if !ok {
+		found, err := a.findComment(ctx, c, ref.owner(), ref.name(), ref.number, marker("reply", p.login))
+		if err != nil || found != 0 {
+			return err
+		}
+		data["To"] = p.login
+	}
+	return a.comment(ctx, c, ref, tmpl, data)
+}
+
+// answerText answers a comment with a short text (see answer).
+func (a *App) answerText(ctx context.Context, c *installation, ref issueRef, p *commenter, text string) error {
+	return a.answer(ctx, c, ref, p, "reply.md", map[string]string{"Text": text})
 }
 
 // runCommand carries out a command (or, with no command, a message) on an
@@ -171,11 +219,11 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 
 // unlinkedIssue answers a command on an issue that is not an operation:
 // `/ufo pilot NAME` on an issue starts it with that pilot.
-func (a *App) unlinkedIssue(ctx context.Context, c *installation, ref issueRef, cmd command.Command, sender string) error {
+func (a *App) unlinkedIssue(ctx context.Context, c *installation, ref issueRef, cmd command.Command, sender *commenter) error {
 	if cmd.Name == command.Pilot && !strings.Contains(ref.url, "/pull/") {
-		return a.start(ctx, ref, sender, cmd.Pilot)
+		return a.start(ctx, ref, sender.login, cmd.Pilot)
 	}
-	return a.reply(ctx, c, ref, "This is not a UFO operation yet: label the issue `"+defaultLabel+"` (or `"+defaultLabel+":<pilot>`) to start one.")
+	return a.answerText(ctx, c, ref, sender, "This is not a UFO operation yet: label the issue `"+defaultLabel+"` (or `"+defaultLabel+":<pilot>`) to start one.")
 }
 
 // mentioned reports whether a comment mentions the App's bot (@slug or

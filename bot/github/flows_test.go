@@ -212,6 +212,91 @@ func TestUnlinkedInstallation(t *testing.T) {
 	if len(e.operations()) != 0 {
 		t.Fatal("an unlinked installation made an operation")
 	}
+	// Comments get the same notice: every time for someone with write
+	// access, once per issue for anyone else.
+	for range 3 {
+		e.deliver("issue_comment", e.comment(1, false, "stranger", "/ufo help"))
+	}
+	e.deliver("issue_comment", e.comment(1, false, "stranger", "@ufo-test please fix it"))
+	for range 2 {
+		e.deliver("issue_comment", e.comment(1, false, owner, "/ufo help"))
+	}
+	comments = e.gh.Comments(repoName, 1, e.gh.BotLogin())
+	if len(comments) != 4 || !strings.Contains(comments[1].Body, "not linked") || !strings.Contains(comments[1].Body, "<!-- ufo:reply stranger -->") ||
+		!strings.Contains(comments[3].Body, "not linked") {
+		t.Fatalf("comments = %+v, want the label's notice, one for the stranger and two for the owner", comments)
+	}
+}
+
+// TestOutsiderGetsOneAnswer: anyone may comment on a public repository,
+// so someone without write access gets one answer per issue, whatever
+// they ask, and one refusal when they ask for work; someone with write
+// access gets every answer, for no more than the permission check.
+func TestOutsiderGetsOneAnswer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gh.SetPermission(repoName, "stranger", "read")
+	answers := func(login string) []fakeComment {
+		var out []fakeComment
+		for _, c := range e.gh.Comments(repoName, 1, e.gh.BotLogin()) {
+			if strings.Contains(c.Body, "<!-- ufo:reply "+login+" -->") || strings.Contains(c.Body, "<!-- ufo:denied "+login+" -->") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	for range 3 {
+		e.deliver("issue_comment", e.comment(1, false, "stranger", "/ufo help"))
+	}
+	if got := e.gh.Comments(repoName, 1, e.gh.BotLogin()); len(got) != 1 || !strings.Contains(got[0].Body, "`/ufo retry`") || len(answers("stranger")) != 1 {
+		t.Fatalf("the stranger's three helps got %d answers, want one: %+v", len(got), got)
+	}
+	// Whatever else they ask on this issue gets no second answer.
+	for _, body := range []string{"/ufo frobnicate", "/ufo list", "/ufo status", "/ufo retry", "@ufo-test please fix it"} {
+		e.deliver("issue_comment", e.comment(1, false, "stranger", body))
+	}
+	// Someone with no role at all gets their own one answer.
+	e.deliver("issue_comment", e.comment(1, false, "passerby", "/ufo status"))
+	e.deliver("issue_comment", e.comment(1, false, "passerby", "/ufo status"))
+	if got := e.gh.Comments(repoName, 1, e.gh.BotLogin()); len(got) != 2 || len(answers("passerby")) != 1 {
+		t.Fatalf("after more from the stranger and two from a passer-by: %d answers, want 2: %+v", len(got), got)
+	}
+
+	before := len(e.gh.Comments(repoName, 1, e.gh.BotLogin()))
+	perms, lists := e.gh.CountCalls("repos/get-collaborator-permission-level", 0), e.gh.CountCalls("issues/list-comments", 0)
+	for range 3 {
+		e.deliver("issue_comment", e.comment(1, false, owner, "/ufo help"))
+	}
+	after := e.gh.Comments(repoName, 1, e.gh.BotLogin())
+	if len(after) != before+3 || !strings.Contains(after[len(after)-1].Body, "`/ufo retry`") || strings.Contains(after[len(after)-1].Body, "ufo:reply "+owner) {
+		t.Fatalf("the owner's three helps got %d answers: %+v", len(after)-before, after[before:])
+	}
+	if p, l := e.gh.CountCalls("repos/get-collaborator-permission-level", 0)-perms, e.gh.CountCalls("issues/list-comments", 0)-lists; p != 3 || l != 0 {
+		t.Fatalf("three helps from the owner asked for %d permissions and %d comment lists, want 3 and 0", p, l)
+	}
+
+	// On an operation, asking for work is refused once; the answer is
+	// spent already.
+	e.deliver("issue_comment", e.comment(1, false, owner, "/ufo pilot sh"))
+	e.waitStatus(1, "is queued for pilot `sh`")
+	for _, body := range []string{"/ufo cancel", "/ufo cancel", "/ufo status", "/ufo retry HW-9"} {
+		e.deliver("issue_comment", e.comment(1, false, "stranger", body))
+	}
+	e.settle()
+	if got := answers("stranger"); len(got) != 2 || !strings.Contains(got[1].Body, "write access") {
+		t.Fatalf("the stranger's answers = %+v, want the help and one refusal", got)
+	}
+	if ops := e.operations(); len(ops) != 1 || ops[0].Status != "queued" {
+		t.Fatalf("operations = %+v", ops)
+	}
+	// The owner still gets every answer on the operation.
+	before = len(e.gh.Comments(repoName, 1, e.gh.BotLogin()))
+	for range 2 {
+		e.deliver("issue_comment", e.comment(1, false, owner, "/ufo status"))
+	}
+	if n := len(e.gh.Comments(repoName, 1, e.gh.BotLogin())) - before; n != 2 || !strings.Contains(e.lastReply(1), "is queued") {
+		t.Fatalf("the owner's two statuses got %d answers, the last %q", n, e.lastReply(1))
+	}
 }
 
 // comment writes a comment on the fake GitHub and returns its

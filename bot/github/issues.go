@@ -385,9 +385,10 @@ func (a *App) deny(ctx context.Context, c *installation, ref issueRef, login, wh
 	return a.comment(ctx, c, ref, "denied.md", map[string]string{"Login": login, "Repository": ref.repo.GetFullName(), "What": what})
 }
 
-// reply posts a short text on an issue.
+// reply posts a short text on an issue; an answer to a comment goes
+// through answer instead.
 func (a *App) reply(ctx context.Context, c *installation, ref issueRef, text string) error {
-	return a.comment(ctx, c, ref, "reply.md", map[string]string{"Text": text})
+	return a.comment(ctx, c, ref, "reply.md", map[string]string{"Text": text, "To": ""})
 }
 
 // replyUnlinked tells an issue's readers that the installation is not
@@ -397,8 +398,12 @@ func (a *App) replyUnlinked(ctx context.Context, ref issueRef) error {
 	if err != nil {
 		return err
 	}
+	return a.reply(ctx, c, ref, a.unlinkedNotice())
+}
+
+func (a *App) unlinkedNotice() string {
 	// The link names no installation: the setup page shows the person who
 	// opens it the installations their GitHub account can access.
-	return a.reply(ctx, c, ref, fmt.Sprintf("This installation of UFO is not linked to a fleet yet, so nothing will run. A fleet admin who can access it on GitHub can link it at %s, then add the label again.",
-		a.setupURL()))
+	return fmt.Sprintf("This installation of UFO is not linked to a fleet yet, so nothing will run. A fleet admin who can access it on GitHub can link it at %s, then add the label again.",
+		a.setupURL())
 }
