@@ -434,7 +434,10 @@ func TestRealRover(t *testing.T) {
 	e.waitFor("the follow-up run", func() bool { runs := e.runs(op.ID); return len(runs) == 2 && runs[0].FollowUp })
 	once()
 	e.message(op.SlackChannel, op.SlackTS, "the follow-up succeeded", func(m slackfake.Message) bool {
-		return strings.Contains(m.Text, "succeeded") && strings.Contains(m.Blocks, "Fixed: now the other one")
+		// An exec pilot keeps no session: the follow-up's prompt is the
+		// operation and the whole conversation, the reply last.
+		return strings.Contains(m.Text, "succeeded") && strings.Contains(m.Blocks, "now the other one") &&
+			!strings.Contains(m.Blocks, "Fixed: now the other one")
 	})
 	if n := len(e.fake.Calls("chat.postMessage")); n != 1 {
 		t.Fatalf("%d messages posted, want 1", n)
