@@ -293,7 +293,9 @@ func TestGitFailureFailsTheRun(t *testing.T) {
 func TestCancelReachesThePilotThroughAHeartbeat(t *testing.T) {
 	t.Parallel()
 	f := rovertest.NewServer(t)
-	f.SetTimings(1, 10, 1) // heartbeat every 333ms
+	// A heartbeat every second, within a lease the rover now counts too,
+	// long enough for a loaded machine.
+	f.SetTimings(3, 1, 1)
 	cfg := testConfig(t, f.URL())
 	cfg.Token = f.AddRover("rv-cancel")
 	causes := make(chan error, 1)
@@ -347,7 +349,7 @@ func TestLostLeaseOnCompleteDropsTheRun(t *testing.T) {
 func TestLostLeaseOnHeartbeatStopsThePilot(t *testing.T) {
 	t.Parallel()
 	f := rovertest.NewServer(t)
-	f.SetTimings(1, 10, 1)
+	f.SetTimings(3, 1, 1)
 	cfg := testConfig(t, f.URL())
 	cfg.Token = f.AddRover("rv-lost")
 	causes := make(chan error, 2)
@@ -378,6 +380,92 @@ func TestLostLeaseOnHeartbeatStopsThePilot(t *testing.T) {
 	}
 	if s := f.Snapshot(lost); s.Completion != nil {
 		t.Errorf("the lost run was completed: %+v", s.Completion)
+	}
+}
+
+func TestLeaseRunsOutWhileTheServerIsUnreachable(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	// A 3s lease, a heartbeat every second: it takes a stall of 2s, not a
+	// loaded machine, to lose the lease while the server is up.
+	f.SetTimings(3, 10, 1)
+	cfg := testConfig(t, f.URL())
+	cfg.Token = f.AddRover("rv-cut-off")
+	bare := bareRemote(t)
+	started := make(chan struct{}, 1)
+	causes := make(chan error, 1)
+	release := make(chan struct{}) // closed only when the test gives up
+	cfg.RunPilot = func(ctx context.Context, spec pilot.Spec, emit pilot.Emit) pilot.Result {
+		os.WriteFile(filepath.Join(spec.WorkDir, spec.Prompt+".md"), []byte("work\n"), 0o644)
+		if spec.Prompt == "outlive the lease" {
+			// Heartbeats keep a run alive for longer than its lease.
+			time.Sleep(4 * time.Second)
+			return pilot.Result{FinalMessage: "done"}
+		}
+		emit(wire.EventText, map[string]string{"text": "working"})
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			causes <- context.Cause(ctx)
+			return pilot.Result{Failed: true, Reason: "canceled", Message: "killed"}
+		case <-release:
+			return pilot.Result{FinalMessage: "done"}
+		}
+	}
+	repo := &wire.Repository{CloneURL: bare, BaseBranch: "main", AuthorName: "UFO Bot", AuthorEmail: "bot@example.com"}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	alive := f.Enqueue(wire.Claim{Pilot: wire.Pilot{Kind: "exec"}, Prompt: "outlive the lease", Branch: "ufo/abc-1-alive", Repository: repo})
+	if out, err := Once(ctx, cfg); err != nil || out.Status != wire.RunSucceeded {
+		t.Fatalf("a run longer than its lease, server up: %+v, %v", out, err)
+	}
+	if got := f.Snapshot(alive); got.Completion == nil || got.Heartbeats == 0 {
+		t.Errorf("run longer than its lease: %d heartbeats, completion %+v", got.Heartbeats, got.Completion)
+	}
+
+	run := f.Enqueue(wire.Claim{Pilot: wire.Pilot{Kind: "exec"}, Prompt: "cut off", Branch: "ufo/abc-2-cut-off", Repository: repo})
+	type result struct {
+		out Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := Once(ctx, cfg)
+		done <- result{out, err}
+	}()
+	select {
+	case <-started:
+	case res := <-done:
+		t.Fatalf("Once = %+v, %v before the pilot started", res.out, res.err)
+	}
+	f.GoDown()
+	down := time.Now()
+	select {
+	case cause := <-causes:
+		// About the lease (3s); the bound leaves room for a loaded machine.
+		t.Logf("server down to pilot stopped: %v", time.Since(down))
+		if !errors.Is(cause, errLeaseLost) {
+			t.Errorf("pilot context ended by %v, want the lost lease", cause)
+		}
+	case <-time.After(15 * time.Second):
+		close(release)
+		t.Fatal("the pilot kept running long after its lease ran out with the server unreachable")
+	}
+	select {
+	case res := <-done:
+		if res.err != nil || res.out.Status != wire.RunFailed || res.out.Reason != ReasonLeaseLost {
+			t.Errorf("Once = %+v, %v; want the run dropped as lease_lost", res.out, res.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Once did not return after the lease was lost")
+	}
+	f.ComeBack()
+	if s := f.Snapshot(run); s.Completion != nil {
+		t.Errorf("the run was completed after its lease ran out: %+v", s.Completion)
+	}
+	if out, err := exec.Command("git", "-C", bare, "branch", "--list", "ufo/*").Output(); err != nil || strings.TrimSpace(string(out)) != "ufo/abc-1-alive" {
+		t.Errorf("remote branches = %q (%v), want only the first run's: nothing pushed after the lease ran out", out, err)
 	}
 }
 
@@ -731,7 +819,7 @@ func TestExecPilotFailureIsReported(t *testing.T) {
 func TestCancelKillsTheExecPilotsProcessGroup(t *testing.T) {
 	t.Parallel()
 	f := rovertest.NewServer(t)
-	f.SetTimings(1, 10, 1)
+	f.SetTimings(3, 1, 1)
 	cfg := testConfig(t, f.URL())
 	cfg.RunPilot = nil
 	cfg.Token = f.AddRover("rv-exec-cancel")

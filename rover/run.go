@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,18 +31,25 @@ var (
 	errLeaseLost       = errors.New("the run's lease was lost")
 )
 
+// defaultLease is the server's default lease, for a server that announces
+// none.
+const defaultLease = 30 * time.Second
+
 // session is one claimed run on its way to the server: the event queue and
-// its sender, the heartbeat, and what they learned from the server.
+// its sender, the heartbeat, the lease, and what they learned from the
+// server.
 type session struct {
 	r     *rover
 	claim *wire.Claim
 	log   *slog.Logger
 	queue *eventQueue
-	// stopPilot ends the pilot's context (and process group).
-	stopPilot context.CancelCauseFunc
+	lease leaseClock
+	// stopPilot ends the pilot's context (and process group); dropRun ends
+	// the run's, and with it the pilot's, the git work and every call.
+	stopPilot, dropRun context.CancelCauseFunc
 
 	canceled atomic.Bool // the server asked to cancel
-	lost     atomic.Bool // 409 or 404: another attempt owns the run now
+	lost     atomic.Bool // 409 or 404, or the lease ran out: another attempt may own the run now
 	revoked  atomic.Bool // 401: the rover's token is gone
 }
 
@@ -52,33 +60,43 @@ func (s *session) gone() bool { return s.lost.Load() || s.revoked.Load() }
 // or the end of ctx; everything else is the run's outcome.
 func (r *rover) execute(ctx context.Context, cl *wire.Claim) (Outcome, error) {
 	s := &session{
-		r: r, claim: cl, queue: newEventQueue(r.cfg.EventBuffer), stopPilot: func(error) {},
+		r: r, claim: cl, queue: newEventQueue(r.cfg.EventBuffer),
 		log: r.log.With("run", cl.RunID, "operation", cl.Operation.Code, "attempt", cl.Attempt),
 	}
+	// The server's lease began when it handed the claim out, one network
+	// trip before now; a heartbeat every third of the lease leaves room.
+	s.lease.length = s.leaseLength()
+	s.lease.renew(time.Now())
 	out := Outcome{RunID: cl.RunID, Status: wire.RunFailed}
 	s.log.Info("run claimed", "pilot", cl.Pilot.Name, "kind", cl.Pilot.Kind, "follow_up", cl.FollowUp)
 
-	ack, err := s.callRetry(ctx, "start", wire.RunCall{ClaimToken: cl.ClaimToken})
+	// runCtx ends when the run is no longer this rover's (the lease is lost,
+	// the token refused) or ctx ends; ended tells which from ctx.
+	runCtx, dropRun := context.WithCancelCause(ctx)
+	pilotCtx, stopPilot := context.WithCancelCause(runCtx)
+	s.dropRun, s.stopPilot = dropRun, stopPilot
+	watching := make(chan struct{})
+	go func() { defer close(watching); s.watchLease(runCtx) }()
+	defer func() { stopPilot(nil); dropRun(nil); <-watching }()
+
+	ack, err := s.callRetry(runCtx, "start", wire.RunCall{ClaimToken: cl.ClaimToken})
 	if err != nil {
 		out.Reason, err = s.ended(ctx)
 		return out, err
 	}
-	pilotCtx, stopPilot := context.WithCancelCause(ctx)
-	defer stopPilot(nil)
-	s.stopPilot = stopPilot
 	s.handleAck(ack)
 
 	flushed := make(chan bool, 1)
 	closing := make(chan struct{})
-	go func() { flushed <- s.sendEvents(ctx, closing) }()
+	go func() { flushed <- s.sendEvents(runCtx, closing) }()
 	beating := make(chan struct{})
 	stopBeat := make(chan struct{})
-	go func() { defer close(beating); s.heartbeat(ctx, stopBeat) }()
+	go func() { defer close(beating); s.heartbeat(runCtx, stopBeat) }()
 	defer func() { close(stopBeat); <-beating }()
 
-	comp := s.fly(ctx, pilotCtx)
+	comp := s.fly(runCtx, pilotCtx)
 	close(closing)
-	if !<-flushed || s.gone() || ctx.Err() != nil || !s.complete(ctx, comp) {
+	if !<-flushed || s.gone() || runCtx.Err() != nil || !s.complete(runCtx, comp) {
 		out.Reason, err = s.ended(ctx)
 		return out, err
 	}
@@ -93,7 +111,7 @@ func (s *session) ended(ctx context.Context) (string, error) {
 	case s.revoked.Load():
 		return "", ErrRevoked
 	case s.lost.Load():
-		s.log.Warn("run dropped: another attempt holds it now")
+		s.log.Warn("run dropped: its lease is lost, and another attempt may hold it now")
 		return ReasonLeaseLost, nil
 	case ctx.Err() != nil:
 		s.log.Warn("rover stopping: run abandoned; the server requeues it when its lease ends")
@@ -104,7 +122,8 @@ func (s *session) ended(ctx context.Context) (string, error) {
 }
 
 // fly prepares the work dir, runs the pilot and collects its work. It
-// returns the completion to report.
+// returns the completion to report. ctx is the run's: once it ends, nothing
+// is pushed or reported.
 func (s *session) fly(ctx, pilotCtx context.Context) wire.Completion {
 	cl := s.claim
 	comp := wire.Completion{ClaimToken: cl.ClaimToken, Status: wire.RunSucceeded}
@@ -263,7 +282,7 @@ func (s *session) flush(ctx context.Context, bo *backoff) bool {
 		if len(batch) == 0 {
 			return true
 		}
-		ack, err := s.r.c.runCall(ctx, s.claim.RunID, "events", wire.EventBatch{ClaimToken: s.claim.ClaimToken, Events: batch})
+		ack, err := s.runCall(ctx, "events", wire.EventBatch{ClaimToken: s.claim.ClaimToken, Events: batch})
 		if err == nil {
 			s.queue.sent()
 			bo.reset()
@@ -289,20 +308,82 @@ func (s *session) flush(ctx context.Context, bo *backoff) bool {
 	}
 }
 
+// leaseLength is the run's lease as the claim, or else the connect answer,
+// announced it.
+func (s *session) leaseLength() time.Duration {
+	secs := s.claim.LeaseSeconds
+	if secs <= 0 {
+		secs = s.r.conn.LeaseSeconds
+	}
+	if secs <= 0 {
+		return defaultLease
+	}
+	return time.Duration(secs) * time.Second
+}
+
 // heartbeatEvery is min(the server's heartbeat, a third of the lease).
 func (s *session) heartbeatEvery() time.Duration {
 	hb := 10 * time.Second
 	if secs := s.r.conn.HeartbeatSeconds; secs > 0 {
 		hb = min(hb, time.Duration(secs)*time.Second)
 	}
-	lease := s.claim.LeaseSeconds
-	if lease <= 0 {
-		lease = s.r.conn.LeaseSeconds
+	return min(hb, s.leaseLength()/3)
+}
+
+// leaseClock is the rover's own account of a run's lease. The server
+// extends the lease by its length on every start, heartbeat and events call
+// it accepts; the clock counts from when the call was sent, no later than
+// the server received it, so it runs out no later than the server's lease.
+type leaseClock struct {
+	length time.Duration
+	mu     sync.Mutex
+	ends   time.Time
+}
+
+// renew extends the lease by its length from sent, when that is later than
+// what it holds (calls may answer out of order).
+func (l *leaseClock) renew(sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ends := sent.Add(l.length); ends.After(l.ends) {
+		l.ends = ends
 	}
-	if lease > 0 {
-		hb = min(hb, time.Duration(lease)*time.Second/3)
+}
+
+func (l *leaseClock) left() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Until(l.ends)
+}
+
+// watchLease drops the run when its lease runs out without a call the
+// server accepted, until ctx ends. A rover cut off from the server gets no
+// 409 to tell it: by then the server may have requeued the run for another
+// rover, and this one must neither push the branch nor report.
+func (s *session) watchLease(ctx context.Context) {
+	for {
+		left := s.lease.left()
+		if left <= 0 {
+			s.loseLease(fmt.Errorf("no call reached the server for %v, the length of the lease", s.lease.length))
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
-	return hb
+}
+
+// loseLease stops the pilot and everything the run does: the run is
+// dropped without a completion.
+func (s *session) loseLease(err error) {
+	if !s.lost.Swap(true) {
+		s.log.Warn("lease lost: stopping the pilot and dropping the run", "err", err)
+	}
+	s.dropRun(errLeaseLost)
 }
 
 // heartbeat extends the lease until stop is closed; its answer may ask to
@@ -318,7 +399,7 @@ func (s *session) heartbeat(ctx context.Context, stop <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		ack, err := s.r.c.runCall(ctx, s.claim.RunID, "heartbeat", wire.RunCall{ClaimToken: s.claim.ClaimToken})
+		ack, err := s.runCall(ctx, "heartbeat", wire.RunCall{ClaimToken: s.claim.ClaimToken})
 		if err != nil {
 			if !s.handleErr(ctx, err) {
 				return
@@ -347,23 +428,31 @@ func (s *session) handleErr(ctx context.Context, err error) bool {
 		if !s.revoked.Swap(true) {
 			s.log.Error("the server refused the rover's token: stopping the run", "err", err)
 		}
-		s.stopPilot(ErrRevoked)
+		s.dropRun(ErrRevoked)
 		return false
 	case leaseLost(err):
-		if !s.lost.Swap(true) {
-			s.log.Warn("lease lost: stopping the pilot and dropping the run", "err", err)
-		}
-		s.stopPilot(errLeaseLost)
+		s.loseLease(err)
 		return false
 	}
 	return true
+}
+
+// runCall makes one per-run call; a start, heartbeat or events call the
+// server accepts renews the lease.
+func (s *session) runCall(ctx context.Context, action string, body any) (wire.RunAck, error) {
+	sent := time.Now()
+	ack, err := s.r.c.runCall(ctx, s.claim.RunID, action, body)
+	if err == nil && action != "complete" {
+		s.lease.renew(sent)
+	}
+	return ack, err
 }
 
 // callRetry makes a per-run call, retrying while the server is unreachable.
 func (s *session) callRetry(ctx context.Context, action string, body any) (wire.RunAck, error) {
 	bo := s.r.newBackoff()
 	for {
-		ack, err := s.r.c.runCall(ctx, s.claim.RunID, action, body)
+		ack, err := s.runCall(ctx, action, body)
 		if err == nil {
 			return ack, nil
 		}
