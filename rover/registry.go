@@ -49,6 +49,27 @@ func LoadRegistrations(path string) (Registrations, error) {
 	return regs, nil
 }
 
+// updateRegistrations loads the registrations file at path, applies change
+// and saves it, holding the file's lock (path + ".lock") throughout, so that
+// enrollments and removals running at once, in this process or in others,
+// do not lose one another's changes.
+func updateRegistrations(path string, change func(Registrations)) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("update registrations: %w", err)
+	}
+	defer unlock()
+	regs, err := LoadRegistrations(path)
+	if err != nil {
+		return err
+	}
+	change(regs)
+	return regs.Save(path)
+}
+
 // Save writes the registrations file atomically (a temporary file in the
 // same directory, renamed over the old one) with mode 0600.
 func (regs Registrations) Save(path string) error {

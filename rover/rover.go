@@ -220,10 +220,10 @@ func enroll(ctx context.Context, cfg Config, regs Registrations) (Registration, 
 		return Registration{}, false, fmt.Errorf("enroll with %s: the answer has no rover id or token", cfg.Server)
 	}
 	reg := Registration{Server: cfg.Server, RoverID: resp.RoverID, FleetID: resp.FleetID, Name: resp.Name, Token: resp.Token, CodeSHA256: codeHash}
-	regs[reg.RoverID] = reg
-	if err := regs.Save(cfg.registrationsPath()); err != nil {
+	if err := updateRegistrations(cfg.registrationsPath(), func(stored Registrations) { stored[reg.RoverID] = reg }); err != nil {
 		return Registration{}, false, err
 	}
+	regs[reg.RoverID] = reg
 	cfg.Logger.Info("rover enrolled", "rover", reg.RoverID, "name", reg.Name, "fleet", reg.FleetID, "server", reg.Server)
 	return reg, true, nil
 }
@@ -308,10 +308,11 @@ func Remove(ctx context.Context, cfg Config, idOrPrefix string, all bool) ([]Rem
 			err = nil // the server no longer knows this token: revoked already
 		}
 		out = append(out, Removal{Registration: reg, RevokeErr: err})
-		delete(regs, reg.RoverID)
 	}
-	if err := regs.Save(cfg.registrationsPath()); err != nil {
-		return out, err
-	}
-	return out, nil
+	err = updateRegistrations(cfg.registrationsPath(), func(stored Registrations) {
+		for _, r := range out {
+			delete(stored, r.RoverID)
+		}
+	})
+	return out, err
 }

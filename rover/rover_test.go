@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -745,6 +747,53 @@ func TestRemoveRevokesWhenReachable(t *testing.T) {
 	}
 	if left, _ := LoadRegistrations(path); len(left) != 0 {
 		t.Errorf("registrations left: %+v", left)
+	}
+}
+
+func TestConcurrentEnrollmentsAndRemovalsKeepEveryRegistration(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	cfg := testConfig(t, f.URL())
+	path := filepath.Join(cfg.Home, RegistrationsFile)
+	const n = 12
+	old := Registrations{}
+	for i := range n {
+		id := fmt.Sprintf("old%02d", i)
+		old[id] = Registration{Server: f.URL(), RoverID: id, Token: f.AddRover(id)}
+	}
+	if err := old.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	// One goroutine per fleet, as ufo up runs them: each enrolls a rover
+	// while others remove theirs.
+	ctx := context.Background()
+	enrolled := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := cfg
+			c.EnrollmentCode = f.AddCode()
+			reg, _, err := Enroll(ctx, c)
+			if err != nil {
+				t.Errorf("Enroll %d: %v", i, err)
+			}
+			enrolled[i] = reg.RoverID
+		})
+		wg.Go(func() {
+			if _, err := Remove(ctx, cfg, fmt.Sprintf("old%02d", i), false); err != nil {
+				t.Errorf("Remove old%02d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	regs, err := LoadRegistrations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := slices.Sorted(maps.Keys(regs))
+	want := slices.Sorted(slices.Values(enrolled))
+	if !slices.Equal(ids, want) {
+		t.Errorf("registrations file holds %q, want the %d enrolled %q and none of the removed", ids, n, want)
 	}
 }
 
