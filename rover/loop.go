@@ -16,8 +16,9 @@ import (
 // defaultLongPoll is used until the server says its own.
 const defaultLongPoll = 25 * time.Second
 
-// onceConnectPatience is how long Once keeps trying to reach the server.
-const onceConnectPatience = time.Minute
+// connectPatience is how long Once, and an enrollment, keep trying to reach
+// the server: one still starting is not a refusal.
+const connectPatience = time.Minute
 
 // rover is the loop of one registration: connect, claim, execute, again.
 type rover struct {
@@ -91,7 +92,7 @@ func (r *rover) serve(ctx context.Context, bo *backoff) error {
 // once connects, claims at most one run within cfg.Wait, and executes it.
 func (r *rover) once(ctx context.Context) (Outcome, error) {
 	bo := r.newBackoff()
-	patience := time.Now().Add(onceConnectPatience)
+	patience := time.Now().Add(connectPatience)
 	for {
 		err := r.connect(ctx)
 		if err == nil {

@@ -212,7 +212,7 @@ func enroll(ctx context.Context, cfg Config, regs Registrations) (Registration, 
 	if err := os.MkdirAll(cfg.Outpost, 0o700); err != nil {
 		return Registration{}, false, fmt.Errorf("create outpost: %w", err)
 	}
-	resp, err := c.enroll(ctx, wire.EnrollRequest{Code: cfg.EnrollmentCode, Name: cfg.Name, Profile: profile(ctx, cfg)})
+	resp, err := enrollRetry(ctx, cfg, c, wire.EnrollRequest{Code: cfg.EnrollmentCode, Name: cfg.Name, Profile: profile(ctx, cfg)})
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("enroll with %s: %w", cfg.Server, err)
 	}
@@ -226,6 +226,31 @@ func enroll(ctx context.Context, cfg Config, regs Registrations) (Registration, 
 	regs[reg.RoverID] = reg
 	cfg.Logger.Info("rover enrolled", "rover", reg.RoverID, "name", reg.Name, "fleet", reg.FleetID, "server", reg.Server)
 	return reg, true, nil
+}
+
+// enrollRetry makes the enroll call, retrying with backoff for up to
+// connectPatience while the server is unreachable or answers 5xx, 408 or
+// 429, as Once's connect does. A refusal (an unknown, used or expired
+// code) fails at once.
+func enrollRetry(ctx context.Context, cfg Config, c *client, req wire.EnrollRequest) (wire.EnrollResponse, error) {
+	bo := newBackoff(cfg.RetryMin, cfg.RetryMax)
+	patience := time.Now().Add(connectPatience)
+	for {
+		resp, err := c.enroll(ctx, req)
+		switch {
+		case err == nil:
+			return resp, nil
+		case !transient(err):
+			return resp, fmt.Errorf("the server refused the enrollment: %w", err)
+		case time.Now().After(patience):
+			return resp, fmt.Errorf("server unreachable for %v: %w", connectPatience, err)
+		}
+		d := min(bo.next(), max(time.Until(patience), 0))
+		cfg.Logger.Warn("enrollment failed; retrying", "server", cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
+		if !sleep(ctx, d) {
+			return resp, ctx.Err()
+		}
+	}
 }
 
 // registrations are the rovers Run serves.

@@ -708,6 +708,56 @@ func TestEnrollThenServeEveryRegistration(t *testing.T) {
 	}
 }
 
+func TestEnrollRetriesAServerStillStarting(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	cfg := testConfig(t, f.URL())
+	ctx := context.Background()
+
+	// A refused code fails at once, well within the minute of patience.
+	cfg.EnrollmentCode = "code-never-made"
+	start := time.Now()
+	if _, _, err := Enroll(ctx, cfg); err == nil || !strings.Contains(err.Error(), "refused the enrollment") || !strings.Contains(err.Error(), "400") {
+		t.Errorf("Enroll with an unknown code = %v, want the server's refusal", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Enroll with an unknown code took %v, want a failure at once", d)
+	}
+
+	// A server that is down at first: the enrollment waits for it.
+	cfg.EnrollmentCode = f.AddCode()
+	f.GoDown()
+	type result struct {
+		reg   Registration
+		fresh bool
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		reg, fresh, err := Enroll(ctx, cfg)
+		done <- result{reg, fresh, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // several tries at RetryMax 100ms
+	select {
+	case res := <-done:
+		t.Fatalf("Enroll returned while the server was down: %+v", res)
+	default:
+	}
+	f.ComeBack()
+	select {
+	case res := <-done:
+		if res.err != nil || !res.fresh || res.reg.RoverID == "" {
+			t.Fatalf("Enroll once the server is back = %+v, %v, %v", res.reg, res.fresh, res.err)
+		}
+		regs, err := LoadRegistrations(filepath.Join(cfg.Home, RegistrationsFile))
+		if _, ok := regs[res.reg.RoverID]; err != nil || !ok {
+			t.Errorf("registrations = %+v, %v; want the new rover", regs, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Enroll did not finish after the server came back")
+	}
+}
+
 func TestRemoveRevokesWhenReachable(t *testing.T) {
 	t.Parallel()
 	f := rovertest.NewServer(t)
