@@ -41,7 +41,9 @@ type Config struct {
 	// Token runs one rover with this token and no registrations file (CI).
 	Token string
 	// Name is the rover's name asked for at enrollment (the server chooses
-	// when empty); Tags are reported in its profile.
+	// when empty). Tags are reported in its profile on enrollment and every
+	// connect; the server adds them to its enrollment code's, and runs that
+	// require tags go to rovers that have them.
 	Name string
 	Tags []string
 	// Wait is how long Once waits for a run: zero means the server's

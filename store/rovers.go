@@ -37,13 +37,18 @@ type Enrolled struct {
 	Tags                          []string
 }
 
-// Enroll trades a code for a rover and a token, once.
-func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawMessage, kinds []string) (Enrolled, error) {
+// Enroll trades a code for a rover and a token, once. The rover's tags are
+// the code's and those it reports (tags).
+func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawMessage, kinds, tags []string) (Enrolled, error) {
 	var e Enrolled
+	if tags == nil {
+		tags = []string{}
+	}
 	err := s.tx(ctx, func(tx querier) error {
 		var codeID, codeName string
+		var codeTags []string
 		var ephemeral bool
-		err := tx.QueryRow(ctx, q("UseEnrollmentCode"), app.HashToken(code)).Scan(&codeID, &e.FleetID, &codeName, &e.Tags, &ephemeral)
+		err := tx.QueryRow(ctx, q("UseEnrollmentCode"), app.HashToken(code)).Scan(&codeID, &e.FleetID, &codeName, &codeTags, &ephemeral)
 		if err == pgx.ErrNoRows {
 			return app.Errorf(app.EUnauthorized, "enrollment code is unknown, used or expired")
 		}
@@ -58,7 +63,7 @@ func (s *Store) Enroll(ctx context.Context, code, name string, profile json.RawM
 			e.Name = "rover"
 		}
 		e.Token = app.NewToken("ufor_")
-		if err := tx.QueryRow(ctx, q("InsertRover"), e.FleetID, e.Name, e.Tags, app.HashToken(e.Token), profile, kinds, ephemeral).Scan(&e.RoverID); err != nil {
+		if err := tx.QueryRow(ctx, q("InsertRover"), e.FleetID, e.Name, codeTags, app.HashToken(e.Token), profile, kinds, ephemeral, tags).Scan(&e.RoverID, &e.Tags); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, q("LinkEnrollmentCode"), codeID, e.RoverID); err != nil {
@@ -186,8 +191,8 @@ func (c *roverCache) forget(hash []byte) {
 }
 
 // forgetRover drops a rover's cached token, whatever it is, after a change
-// to what AuthenticateRover answers for it (revoked, or its kinds changed
-// on connect).
+// to what AuthenticateRover answers for it (revoked, or its kinds or tags
+// changed on connect).
 func (c *roverCache) forgetRover(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -208,11 +213,17 @@ func (c *roverCache) forgetRover(id string) {
 	c.dropped[id] = now
 }
 
-// ConnectRover stores the device profile a rover reports on (re)connect.
-func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.RawMessage, kinds []string) error {
+// ConnectRover stores the device profile a rover reports on (re)connect,
+// the pilot kinds it offers and the tags it reports, and returns the
+// rover's tags: its enrollment code's and those.
+func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.RawMessage, kinds, tags []string) ([]string, error) {
+	if tags == nil {
+		tags = []string{}
+	}
+	var all []string
 	err := s.tx(ctx, func(tx querier) error {
 		var fleetID string
-		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds).Scan(&fleetID); err != nil {
+		if err := tx.QueryRow(ctx, q("ConnectRover"), roverID, profile, kinds, tags).Scan(&fleetID, &all); err != nil {
 			if err == pgx.ErrNoRows {
 				return errRevoked() // revoked since its token was looked up
 			}
@@ -221,10 +232,10 @@ func (s *Store) ConnectRover(ctx context.Context, roverID string, profile json.R
 		if err := offerPilots(ctx, tx, fleetID, kinds); err != nil {
 			return err
 		}
-		return emit(ctx, tx, fleetID, "rover.connected", &roverID, map[string]any{"kinds": kinds})
+		return emit(ctx, tx, fleetID, "rover.connected", &roverID, map[string]any{"kinds": kinds, "tags": all})
 	})
 	s.rovers.forgetRover(roverID)
-	return err
+	return all, err
 }
 
 // RevokeRover ends a rover's registration; its token stops working.

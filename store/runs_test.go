@@ -52,7 +52,7 @@ func claimedRun(t *testing.T, s *Store) (*Claimed, Enrolled) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv, err := s.Enroll(ctx, code, "r", json.RawMessage(`{}`), []string{app.KindExec})
+	rv, err := s.Enroll(ctx, code, "r", json.RawMessage(`{}`), []string{app.KindExec}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,19 @@ func kindsOf(p wire.Profile) []string {
 	return kinds
 }
 
+// reportedTags are the tags a rover reports in its profile, trimmed and
+// checked as an enrollment code's are. They count on top of its code's.
+func reportedTags(c *check, p wire.Profile) []string {
+	c.that(len(p.Tags) <= 20, "at most 20 tags")
+	tags := make([]string, 0, len(p.Tags))
+	for _, t := range p.Tags {
+		t = strings.TrimSpace(t)
+		c.text("tags", t, true, 50)
+		tags = append(tags, t)
+	}
+	return tags
+}
+
 func (s *Server) roverEnroll(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(enrollRate, clientAddr(r)) {
 		w.Header().Set("Retry-After", "6")
@@ -63,12 +76,13 @@ func (s *Server) roverEnroll(w http.ResponseWriter, r *http.Request) {
 	var c check
 	c.text("code", in.Code, true, 200)
 	c.text("name", in.Name, false, 100)
+	tags := reportedTags(&c, in.Profile)
 	if err := c.err(); err != nil {
 		writeError(w, s.log, err)
 		return
 	}
 	profile, _ := json.Marshal(in.Profile)
-	e, err := s.store.Enroll(r.Context(), in.Code, in.Name, profile, kindsOf(in.Profile))
+	e, err := s.store.Enroll(r.Context(), in.Code, in.Name, profile, kindsOf(in.Profile), tags)
 	if err != nil {
 		writeError(w, s.log, err)
 		return
@@ -82,14 +96,21 @@ func (s *Server) roverConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
+	var c check
+	tags := reportedTags(&c, in.Profile)
+	if err := c.err(); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
 	rv := roverFrom(r.Context())
 	profile, _ := json.Marshal(in.Profile)
-	if err := s.store.ConnectRover(r.Context(), rv.ID, profile, kindsOf(in.Profile)); err != nil {
+	all, err := s.store.ConnectRover(r.Context(), rv.ID, profile, kindsOf(in.Profile), tags)
+	if err != nil {
 		writeError(w, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.ConnectResponse{
-		RoverID: rv.ID, FleetID: rv.FleetID, Name: rv.Name, Tags: rv.Tags,
+		RoverID: rv.ID, FleetID: rv.FleetID, Name: rv.Name, Tags: all,
 		HeartbeatSeconds: int(s.cfg.Heartbeat.Seconds()), LeaseSeconds: int(s.cfg.Lease.Seconds()),
 		LongPollSeconds: int(s.cfg.LongPoll.Seconds()),
 	})

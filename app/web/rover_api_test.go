@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,6 +191,56 @@ func TestRoverRunLifecycle(t *testing.T) {
 
 // TestTwoRoversOneRun: two rovers long-poll; one run appears; exactly one
 // rover gets it, and it gets it by wake-up, not by waiting the poll out.
+// A rover's tags are its enrollment code's and those it reports (ufo rover
+// start --tags) on enrollment and on every connect, and the claim honours
+// them at once.
+func TestReportedRoverTagsCountForClaims(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet, mission, _ := e.setup("tags@example.com")
+	f := "?fleet=" + fleet
+	var gpu idOnly
+	c.Call("POST", "/api/pilots"+f, `{"name":"big","kind":"exec","settings":{"command":"true","tags":["gpu"]}}`, 201, &gpu)
+	// The code gives "linux"; the rover reports "ci" when it enrolls.
+	r, reg := e.enroll(c, fleet, wire.Profile{OS: "linux", Pilots: []wire.CLI{{Kind: "exec"}}, Tags: []string{"ci"}})
+	if !slices.Equal(reg.Tags, []string{"ci", "linux"}) {
+		t.Errorf("enrolled with tags %q, want the code's and the reported ones", reg.Tags)
+	}
+	connect := func(tags ...string) []string {
+		t.Helper()
+		var out wire.ConnectResponse
+		r.Call("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{OS: "linux", Pilots: []wire.CLI{{Kind: "exec"}}, Tags: tags}}, 200, &out)
+		return out.Tags
+	}
+	roverTags := func() []string {
+		t.Helper()
+		var rv struct{ Tags []string }
+		c.Call("GET", "/api/rovers/"+reg.RoverID+f, nil, 200, &rv)
+		return rv.Tags
+	}
+	if got := connect(); !slices.Equal(got, []string{"linux"}) || !slices.Equal(roverTags(), got) {
+		t.Errorf("connected reporting no tags: %q (listed %q), want the code's alone", got, roverTags())
+	}
+
+	e.assign(c, fleet, mission, gpu.ID, "Needs a GPU")
+	if status, _ := claim(r, "0.2"); status != 204 {
+		t.Fatalf("claim without the gpu tag: %d, want 204", status)
+	}
+	// Reported right after that claim, within the time the server trusts
+	// what it looked up for the token: the claim sees the new tags.
+	if got := connect("gpu", " ci "); !slices.Equal(got, []string{"ci", "gpu", "linux"}) || !slices.Equal(roverTags(), got) {
+		t.Errorf("connected reporting gpu and ci: %q (listed %q)", got, roverTags())
+	}
+	if status, cl := claim(r, "1"); status != 200 || cl.Pilot.ID != gpu.ID {
+		t.Fatalf("claim with the gpu tag: %d %+v, want the gpu run", status, cl)
+	}
+	// A reconnect replaces what the rover reported, never the code's.
+	if got := connect(); !slices.Equal(got, []string{"linux"}) {
+		t.Errorf("reconnected reporting no tags: %q, want the code's alone", got)
+	}
+	r.WantError("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{Tags: []string{strings.Repeat("x", 51)}}}, 400, "invalid")
+}
+
 func TestTwoRoversOneRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *web.Config) { c.LongPoll = 5 * time.Second })

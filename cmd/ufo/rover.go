@@ -83,7 +83,7 @@ func firstSet(values ...string) string {
 
 func (o *roverOptions) identityFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.name, "name", "", "rover name asked for at enrollment (default: the server's choice)")
-	cmd.Flags().StringSliceVar(&o.tags, "tags", nil, "rover tags, comma separated (runs may require some)")
+	cmd.Flags().StringSliceVar(&o.tags, "tags", nil, "rover tags, comma separated, reported on every connect and added to those of the enrollment code (runs may require some)")
 }
 
 func (o *roverOptions) startCmd() *cobra.Command {

@@ -168,7 +168,7 @@ func (b *bench) enroll(ctx context.Context, tb *testbed, n int) ([]enrolled, err
 		if err != nil {
 			return nil, fmt.Errorf("create enrollment code: %w", err)
 		}
-		e, err := b.st.Enroll(ctx, code, fmt.Sprintf("bench-%d", i), json.RawMessage(`{"os":"linux","pilots":[{"kind":"exec"}]}`), []string{"exec"})
+		e, err := b.st.Enroll(ctx, code, fmt.Sprintf("bench-%d", i), json.RawMessage(`{"os":"linux","pilots":[{"kind":"exec"}]}`), []string{"exec"}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("enroll: %w", err)
 		}

@@ -175,7 +175,7 @@ func newClaimScene(ctx context.Context, url string, log *slog.Logger) (*claimSce
 	if err != nil {
 		return fail(err)
 	}
-	e, err := st.Enroll(ctx, code, "claimer", json.RawMessage(`{}`), []string{app.KindExec})
+	e, err := st.Enroll(ctx, code, "claimer", json.RawMessage(`{}`), []string{app.KindExec}, nil)
 	if err != nil {
 		return fail(err)
 	}

@@ -12,9 +12,10 @@ RETURNING id, fleet_id, name, tags, ephemeral;
 UPDATE enrollment_codes SET rover_id = $2 WHERE id = $1;
 
 -- name: InsertRover
-INSERT INTO rovers (fleet_id, name, tags, token_hash, profile, kinds, ephemeral, online, last_seen_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, true, now())
-RETURNING id;
+-- The rover's tags are its code's ($3) and those it reports ($8), each once.
+INSERT INTO rovers (fleet_id, name, code_tags, tags, token_hash, profile, kinds, ephemeral, online, last_seen_at)
+VALUES ($1, $2, $3, ARRAY(SELECT DISTINCT t FROM unnest($3::text[] || $8::text[]) AS t ORDER BY t), $4, $5, $6, $7, true, now())
+RETURNING id, tags;
 
 -- name: TouchRover
 -- Resolves a rover token and records the rover as seen. The row is written
@@ -36,9 +37,11 @@ SELECT old.id, old.fleet_id, old.name, old.tags, old.kinds, coalesce((SELECT was
 FROM old;
 
 -- name: ConnectRover
-UPDATE rovers SET profile = $2, kinds = $3, last_seen_at = now(), online = true
+-- The rover's tags become its code's and those it reports now ($4).
+UPDATE rovers SET profile = $2, kinds = $3, last_seen_at = now(), online = true,
+    tags = ARRAY(SELECT DISTINCT t FROM unnest(code_tags || $4::text[]) AS t ORDER BY t)
 WHERE id = $1 AND revoked_at IS NULL
-RETURNING fleet_id;
+RETURNING fleet_id, tags;
 
 -- name: RevokeRover
 UPDATE rovers SET revoked_at = now(), online = false WHERE fleet_id = $1 AND id = $2 AND revoked_at IS NULL
