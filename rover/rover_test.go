@@ -985,3 +985,36 @@ func TestOversizedOutputFitsTheServer(t *testing.T) {
 		t.Errorf("completion %+v, artifact stats %d, diff truncated: %v", got.Completion.Status, a.Insertions, strings.Contains(a.Diff, "truncated"))
 	}
 }
+
+// A follow-up resumes its session only on the rover that kept the
+// operation's work dir, where the session was made. A rover without it
+// starts a fresh session on the claim's fresh prompt (the operation and
+// its whole conversation) rather than resuming nothing with the last
+// message alone.
+func TestFollowUpResumesOnlyWhereTheSessionWasMade(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	cfg := testConfig(t, f.URL())
+	cfg.Token = f.AddRover("rv-follow")
+	var specs []pilot.Spec
+	cfg.RunPilot = func(ctx context.Context, spec pilot.Spec, emit pilot.Emit) pilot.Result {
+		specs = append(specs, spec)
+		return pilot.Result{FinalMessage: "ok", SessionID: "sess-here"}
+	}
+	ctx := context.Background()
+	followUp := wire.Claim{Operation: wire.Operation{ID: "op-follow", Code: "ABC-7"}, Pilot: wire.Pilot{Kind: "exec"},
+		Prompt: "and the docs?", SessionID: "sess-elsewhere", FreshPrompt: "Fix it\n\nann: and the docs?", FollowUp: true}
+	for _, want := range []pilot.Spec{
+		{Prompt: "Fix it\n\nann: and the docs?", SessionID: ""}, // no work dir of op-follow here yet
+		{Prompt: "and the docs?", SessionID: "sess-elsewhere"},  // the first run left it
+	} {
+		f.Enqueue(followUp)
+		if out, err := Once(ctx, cfg); err != nil || out.Status != wire.RunSucceeded {
+			t.Fatalf("Once = %+v, %v", out, err)
+		}
+		got := specs[len(specs)-1]
+		if got.Prompt != want.Prompt || got.SessionID != want.SessionID {
+			t.Errorf("pilot got prompt %q, session %q; want %q, %q", got.Prompt, got.SessionID, want.Prompt, want.SessionID)
+		}
+	}
+}

@@ -143,7 +143,15 @@ func (s *session) fly(ctx, pilotCtx context.Context) wire.Completion {
 	}
 	s.emitStatus(fmt.Sprintf("work dir ready on branch %s", work.Branch))
 
-	res := s.r.cfg.RunPilot(pilotCtx, s.pilotSpec(work.Dir), s.emit)
+	spec := s.pilotSpec(work.Dir)
+	if spec.SessionID != "" && !work.Kept && cl.FreshPrompt != "" {
+		// The session was made in a work dir this rover does not have (on
+		// another rover, or one since removed): nothing here can resume it.
+		s.log.Info("the session to resume is not on this rover: starting a fresh one with the whole conversation", "session", spec.SessionID)
+		s.emitStatus("session " + spec.SessionID + " is not on this rover: starting a fresh session with the whole conversation")
+		spec.SessionID, spec.Prompt = "", cl.FreshPrompt
+	}
+	res := s.r.cfg.RunPilot(pilotCtx, spec, s.emit)
 	comp.FinalMessage, comp.SessionID, comp.Usage = res.FinalMessage, res.SessionID, res.Usage
 	switch {
 	case s.gone() || ctx.Err() != nil:

@@ -92,6 +92,9 @@ type Work struct {
 	Dir        string
 	Branch     string
 	BaseBranch string
+	// Kept is true when the work dir an earlier run of the operation left
+	// on this rover was kept: a pilot session made there can be resumed.
+	Kept bool
 
 	m       *Manager
 	repo    *wire.Repository
@@ -122,7 +125,8 @@ func (m *Manager) Prepare(ctx context.Context, job Job) (*Work, error) {
 }
 
 func (w *Work) prepareLocal(ctx context.Context) error {
-	if !isRepo(w.Dir) {
+	w.Kept = isRepo(w.Dir)
+	if !w.Kept {
 		if err := os.RemoveAll(w.Dir); err != nil {
 			return fmt.Errorf("clear work dir: %w", err)
 		}
@@ -158,11 +162,11 @@ func (w *Work) prepareClone(ctx context.Context) error {
 		w.BaseBranch = head
 	}
 	w.baseRef = "refs/remotes/origin/" + w.BaseBranch
-	reused, err := w.fetch(ctx, mirror)
+	w.Kept, err = w.fetch(ctx, mirror)
 	if err != nil {
 		return err
 	}
-	if !reused {
+	if !w.Kept {
 		if err := w.clone(ctx, mirror); err != nil {
 			return err
 		}

@@ -258,6 +258,9 @@ func TestFollowUpReusesRemoteBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w.Kept {
+		t.Error("the first run's work dir says it was kept")
+	}
 	writeFile(t, filepath.Join(w.Dir, "HELLO.md"), "hello\n")
 	art1, err := w.Finish(ctx, "ABC-3: first", true)
 	if err != nil {
@@ -266,16 +269,21 @@ func TestFollowUpReusesRemoteBranch(t *testing.T) {
 
 	// Another rover (no local branch) and the same rover (local and remote
 	// branch) both continue from the pushed branch.
+	// Only the same rover keeps its work dir, where a session can resume.
 	for _, tc := range []struct {
 		name string
 		m    *Manager
+		kept bool
 	}{
-		{"other rover", New(filepath.Join(t.TempDir(), "rovers", "rv2"), env)},
-		{"same rover", first},
+		{"other rover", New(filepath.Join(t.TempDir(), "rovers", "rv2"), env), false},
+		{"same rover", first, true},
 	} {
 		w, err := tc.m.Prepare(ctx, Job{OperationID: "op3", Branch: branch, Repository: r.repository()})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if w.Kept != tc.kept {
+			t.Errorf("%s: work dir kept = %v, want %v", tc.name, w.Kept, tc.kept)
 		}
 		if got := gitT(t, env, w.Dir, "rev-parse", "HEAD"); got != art1.HeadCommit {
 			t.Errorf("%s: follow-up starts at %s, want the pushed branch %s", tc.name, got, art1.HeadCommit)
@@ -390,6 +398,9 @@ func TestLocalWorkDirWithoutRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !w.Kept {
+		t.Error("the follow-up's work dir was not kept")
+	}
 	writeFile(t, filepath.Join(w.Dir, "MORE.md"), "more\n")
 	art, err = w.Finish(ctx, "ABC-5: more", true)
 	if err != nil {
@@ -428,6 +439,9 @@ func TestWorkDirFollowsTheMissionsRepository(t *testing.T) {
 		w, err := m.Prepare(ctx, Job{OperationID: "op10", Branch: branch, Repository: r.repository()})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if w.Kept {
+			t.Errorf("%s: a work dir made from elsewhere was kept", name)
 		}
 		writeFile(t, filepath.Join(w.Dir, "HELLO.md"), name+"\n")
 		art, err := w.Finish(ctx, "ABC-10: "+name, true)
