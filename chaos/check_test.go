@@ -68,7 +68,7 @@ func (w *world) check(ctx context.Context) tally {
 	// Every run in exactly one terminal state; every operation in review,
 	// or failed with lease_lost after at most three attempts.
 	rows, err = conn.Query(ctx, `SELECT r.id, o.title, o.status, r.status, r.attempt, r.failure_reason, r.failure_message,
-			r.finished_at IS NOT NULL, r.claim_token_hash IS NULL AND r.lease_expires_at IS NULL, r.last_seq, r.final_message,
+			r.finished_at IS NOT NULL, r.lease_expires_at IS NULL, r.claim_token_hash IS NULL, r.last_seq, r.final_message,
 			coalesce(a.files, -1), coalesce(a.diff, '')
 		FROM runs r JOIN operations o ON o.id = r.operation_id LEFT JOIN artifacts a ON a.run_id = r.id
 		WHERE r.fleet_id = $1`, w.fleet)
@@ -79,15 +79,15 @@ func (w *world) check(ctx context.Context) tally {
 	for rows.Next() {
 		var id, title, opStatus, status, reason, message, final, diff string
 		var attempt, files int
-		var finished, released bool
+		var finished, released, tokenCleared bool
 		var last int64
-		if err := rows.Scan(&id, &title, &opStatus, &status, &attempt, &reason, &message, &finished, &released, &last, &final, &files, &diff); err != nil {
+		if err := rows.Scan(&id, &title, &opStatus, &status, &attempt, &reason, &message, &finished, &released, &tokenCleared, &last, &final, &files, &diff); err != nil {
 			t.Fatal(err)
 		}
 		lastSeq[id] = last
 		s.attempts[attempt]++
 		if !finished || !released {
-			fail("run %s (%s) is %s but finished=%v, claim released=%v", id, title, status, finished, released)
+			fail("run %s (%s) is %s but finished=%v, lease released=%v", id, title, status, finished, released)
 		}
 		if attempt < 1 || attempt > maxAttempts {
 			fail("run %s (%s) took %d attempts, want 1 to %d", id, title, attempt, maxAttempts)
@@ -111,6 +111,11 @@ func (w *world) check(ctx context.Context) tally {
 			}
 			if opStatus != "backlog" {
 				fail("run %s failed but operation %s is %s, want backlog", id, title, opStatus)
+			}
+			// A run the server settled keeps no claim token (one its rover
+			// completed keeps the token's hash, to answer a repeat).
+			if !tokenCleared {
+				fail("run %s (%s) failed with lease_lost but still has a claim token", id, title)
 			}
 		default:
 			fail("run %s (%s) ended %s (%s: %.300s); want succeeded, or failed with lease_lost", id, title, status, reason, message)
