@@ -75,9 +75,10 @@ func (r *rover) execute(ctx context.Context, cl *wire.Claim) (Outcome, error) {
 	runCtx, dropRun := context.WithCancelCause(ctx)
 	pilotCtx, stopPilot := context.WithCancelCause(runCtx)
 	s.dropRun, s.stopPilot = dropRun, stopPilot
+	watchCtx, stopWatch := context.WithCancel(runCtx)
 	watching := make(chan struct{})
-	go func() { defer close(watching); s.watchLease(runCtx) }()
-	defer func() { stopPilot(nil); dropRun(nil); <-watching }()
+	go func() { defer close(watching); s.watchLease(watchCtx) }()
+	defer func() { stopPilot(nil); dropRun(nil); stopWatch(); <-watching }()
 
 	ack, err := s.callRetry(runCtx, "start", wire.RunCall{ClaimToken: cl.ClaimToken})
 	if err != nil {
@@ -92,11 +93,24 @@ func (r *rover) execute(ctx context.Context, cl *wire.Claim) (Outcome, error) {
 	beating := make(chan struct{})
 	stopBeat := make(chan struct{})
 	go func() { defer close(beating); s.heartbeat(runCtx, stopBeat) }()
-	defer func() { close(stopBeat); <-beating }()
+	stopBeating := sync.OnceFunc(func() { close(stopBeat); <-beating })
+	defer stopBeating()
 
 	comp := s.fly(runCtx, pilotCtx)
 	close(closing)
-	if !<-flushed || s.gone() || runCtx.Err() != nil || !s.complete(runCtx, comp) {
+	if !<-flushed || s.gone() || runCtx.Err() != nil {
+		out.Reason, err = s.ended(ctx)
+		return out, err
+	}
+	// The completion is the run's last word, and the server settles what
+	// it means: a completion that landed but whose answer was lost is sent
+	// again and answered as done. Nothing of the rover's own may drop it
+	// meanwhile: a heartbeat after the server recorded it is refused (the
+	// run has ended), and the lease clock no longer runs.
+	stopBeating()
+	stopWatch()
+	<-watching
+	if s.gone() || !s.complete(ctx, comp) {
 		out.Reason, err = s.ended(ctx)
 		return out, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ufo-run/ufo/app/web"
 	"github.com/ufo-run/ufo/app/web/webtest"
 	"github.com/ufo-run/ufo/rover"
 	"github.com/ufo-run/ufo/rover/pilot"
@@ -21,6 +22,7 @@ import (
 // as a connection reset after the server did the work would.
 type loseFirstAnswer struct {
 	suffix string
+	after  time.Duration // how long the lost answer keeps the rover waiting
 	lost   atomic.Bool
 }
 
@@ -28,6 +30,7 @@ func (l *loseFirstAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err == nil && strings.HasSuffix(req.URL.Path, l.suffix) && l.lost.CompareAndSwap(false, true) {
 		resp.Body.Close()
+		time.Sleep(l.after)
 		return nil, errors.New("connection reset by peer")
 	}
 	return resp, err
@@ -35,10 +38,13 @@ func (l *loseFirstAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // A completion the server recorded but whose answer the rover never got
 // is sent again, and the run is reported as it ended: succeeded, not lost
-// to another attempt. The operation is in review, with one run.
+// to another attempt. The lost answer takes longer than a heartbeat's
+// interval, and the rover's heartbeats (refused once the run has ended)
+// must not drop the completion meanwhile. The operation is in review,
+// with one run.
 func TestCompletionWhoseAnswerWasLostIsSentAgain(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(cfg *web.Config) { cfg.Heartbeat = time.Second })
 	c, fleet := e.SignUp("lost-answer@example.com")
 	f := "?fleet=" + fleet
 	c.Call("POST", "/api/missions"+f, `{"name":"Lost","key":"LOST"}`, 201, nil)
@@ -48,7 +54,7 @@ func TestCompletionWhoseAnswerWasLostIsSentAgain(t *testing.T) {
 	var code struct{ Code string }
 	c.Call("POST", "/api/rovers/enrollment-codes"+f, `{}`, 201, &code)
 
-	tr := &loseFirstAnswer{suffix: "/complete"}
+	tr := &loseFirstAnswer{suffix: "/complete", after: 2500 * time.Millisecond}
 	out, err := rover.Once(context.Background(), rover.Config{
 		Server: e.URL, Home: t.TempDir(), EnrollmentCode: code.Code, Logger: webtest.Logger(t, slog.LevelWarn),
 		HTTPClient: &http.Client{Transport: tr},

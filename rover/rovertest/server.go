@@ -383,6 +383,10 @@ func (s *Server) runCall(w http.ResponseWriter, r *http.Request, _ string) {
 		}
 	case "heartbeat":
 		st.Heartbeats++
+		if terminal { // as the server: a finished run has no lease to extend
+			apiError(w, http.StatusConflict, "conflict", "stale claim token: the run has ended")
+			return
+		}
 	case "events":
 		if terminal {
 			st.AfterComplete++
