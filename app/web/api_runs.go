@@ -123,10 +123,7 @@ func (s *Server) createEnrollmentCode(w http.ResponseWriter, r *http.Request) {
 	}
 	var c check
 	c.text("name", in.Name, false, 100)
-	c.that(len(in.Tags) <= 20, "at most 20 tags")
-	for _, t := range in.Tags {
-		c.text("tags", t, true, 50)
-	}
+	in.Tags = cleanTags(&c, in.Tags)
 	if err := c.err(); err != nil {
 		writeError(w, s.log, err)
 		return

@@ -49,16 +49,23 @@ func kindsOf(p wire.Profile) []string {
 	return kinds
 }
 
-// reportedTags are the tags a rover reports in its profile, trimmed and
+// reportedTags are the tags a rover reports in its profile, cleaned and
 // checked as an enrollment code's are. They count on top of its code's.
-func reportedTags(c *check, p wire.Profile) []string {
-	c.that(len(p.Tags) <= 20, "at most 20 tags")
-	tags := make([]string, 0, len(p.Tags))
-	for _, t := range p.Tags {
-		t = strings.TrimSpace(t)
-		c.text("tags", t, true, 50)
-		tags = append(tags, t)
+func reportedTags(c *check, p wire.Profile) []string { return cleanTags(c, p.Tags) }
+
+// cleanTags trims each tag and drops the empty ones and repeats, as a
+// list typed by hand ("gpu, linux," on a command line or in a workflow)
+// holds them; what is left must be at most 20 tags of at most 50
+// characters.
+func cleanTags(c *check, in []string) []string {
+	tags := make([]string, 0, len(in))
+	for _, t := range in {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(tags, t) {
+			c.text("tags", t, true, 50)
+			tags = append(tags, t)
+		}
 	}
+	c.that(len(tags) <= 20, "at most 20 tags")
 	return tags
 }
 

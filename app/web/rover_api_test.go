@@ -238,6 +238,11 @@ func TestReportedRoverTagsCountForClaims(t *testing.T) {
 	if got := connect(); !slices.Equal(got, []string{"linux"}) {
 		t.Errorf("reconnected reporting no tags: %q, want the code's alone", got)
 	}
+	// A list typed by hand, with blanks and repeats, is cleaned rather
+	// than refused (a refused connect would keep the rover away for good).
+	if got := connect("gpu", "", " ", "gpu "); !slices.Equal(got, []string{"gpu", "linux"}) {
+		t.Errorf("connected reporting gpu, blanks and a repeat: %q, want gpu and the code's", got)
+	}
 	r.WantError("POST", "/api/rover/connect", wire.ConnectRequest{Profile: wire.Profile{Tags: []string{strings.Repeat("x", 51)}}}, 400, "invalid")
 }
 
