@@ -986,8 +986,9 @@ func TestOversizedOutputFitsTheServer(t *testing.T) {
 	}
 }
 
-// A follow-up resumes its session only on the rover that kept the
-// operation's work dir, where the session was made. A rover without it
+// A follow-up resumes its session only on the rover where the session was
+// made, in the operation's work dir it kept. Anywhere else (no work dir of
+// the operation yet, or a session another rover made since) the rover
 // starts a fresh session on the claim's fresh prompt (the operation and
 // its whole conversation) rather than resuming nothing with the last
 // message alone.
@@ -999,22 +1000,27 @@ func TestFollowUpResumesOnlyWhereTheSessionWasMade(t *testing.T) {
 	var specs []pilot.Spec
 	cfg.RunPilot = func(ctx context.Context, spec pilot.Spec, emit pilot.Emit) pilot.Result {
 		specs = append(specs, spec)
-		return pilot.Result{FinalMessage: "ok", SessionID: "sess-here"}
+		return pilot.Result{FinalMessage: "ok", SessionID: fmt.Sprintf("sess-here-%d", len(specs))}
 	}
 	ctx := context.Background()
-	followUp := wire.Claim{Operation: wire.Operation{ID: "op-follow", Code: "ABC-7"}, Pilot: wire.Pilot{Kind: "exec"},
-		Prompt: "and the docs?", SessionID: "sess-elsewhere", FreshPrompt: "Fix it\n\nann: and the docs?", FollowUp: true}
-	for _, want := range []pilot.Spec{
-		{Prompt: "Fix it\n\nann: and the docs?", SessionID: ""}, // no work dir of op-follow here yet
-		{Prompt: "and the docs?", SessionID: "sess-elsewhere"},  // the first run left it
+	const fresh = "Fix it\n\nann: and the docs?"
+	for _, tc := range []struct {
+		session string
+		want    pilot.Spec
+	}{
+		{"sess-elsewhere", pilot.Spec{Prompt: fresh}},                                  // no work dir of the operation here yet
+		{"sess-here-1", pilot.Spec{Prompt: "and the docs?", SessionID: "sess-here-1"}}, // made here by the first run
+		{"sess-other-rover", pilot.Spec{Prompt: fresh}},                                // the work dir is here, the session is not
+		{"sess-here-3", pilot.Spec{Prompt: "and the docs?", SessionID: "sess-here-3"}}, // the fresh one made here
 	} {
-		f.Enqueue(followUp)
+		f.Enqueue(wire.Claim{Operation: wire.Operation{ID: "op-follow", Code: "ABC-7"}, Pilot: wire.Pilot{Kind: "exec"},
+			Prompt: "and the docs?", SessionID: tc.session, FreshPrompt: fresh, FollowUp: true})
 		if out, err := Once(ctx, cfg); err != nil || out.Status != wire.RunSucceeded {
 			t.Fatalf("Once = %+v, %v", out, err)
 		}
 		got := specs[len(specs)-1]
-		if got.Prompt != want.Prompt || got.SessionID != want.SessionID {
-			t.Errorf("pilot got prompt %q, session %q; want %q, %q", got.Prompt, got.SessionID, want.Prompt, want.SessionID)
+		if got.Prompt != tc.want.Prompt || got.SessionID != tc.want.SessionID {
+			t.Errorf("resuming %s: pilot got prompt %q, session %q; want %q, %q", tc.session, got.Prompt, got.SessionID, tc.want.Prompt, tc.want.SessionID)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,14 +160,19 @@ func (s *session) fly(ctx, pilotCtx context.Context) wire.Completion {
 	s.emitStatus(fmt.Sprintf("work dir ready on branch %s", work.Branch))
 
 	spec := s.pilotSpec(work.Dir)
-	if spec.SessionID != "" && !work.Kept && cl.FreshPrompt != "" {
-		// The session was made in a work dir this rover does not have (on
-		// another rover, or one since removed): nothing here can resume it.
+	if spec.SessionID != "" && cl.FreshPrompt != "" && !(work.Kept && madeHere(work.Dir, spec.SessionID)) {
+		// The session was made on another rover (or in a work dir since
+		// removed): nothing here can resume it.
 		s.log.Info("the session to resume is not on this rover: starting a fresh one with the whole conversation", "session", spec.SessionID)
 		s.emitStatus("session " + spec.SessionID + " is not on this rover: starting a fresh session with the whole conversation")
 		spec.SessionID, spec.Prompt = "", cl.FreshPrompt
 	}
 	res := s.r.cfg.RunPilot(pilotCtx, spec, s.emit)
+	if res.SessionID != "" {
+		if err := recordSession(work.Dir, res.SessionID); err != nil {
+			s.log.Warn("cannot record the pilot's session: a follow-up here will start afresh", "err", err)
+		}
+	}
 	comp.FinalMessage, comp.SessionID, comp.Usage = res.FinalMessage, res.SessionID, res.Usage
 	switch {
 	case s.gone() || ctx.Err() != nil:
@@ -502,4 +509,29 @@ func (s *session) complete(ctx context.Context, comp wire.Completion) bool {
 	}
 	s.log.Info("run completed", "status", comp.Status, "reason", comp.FailureReason, "dropped_events", s.queue.droppedTotal())
 	return true
+}
+
+// The sessions a pilot made in an operation's work dir on this rover are
+// listed in a file beside it, one id a line: a follow-up resumes its
+// session only where it was made (claude --resume needs the same cwd and
+// config, codex its CODEX_HOME).
+func sessionsFile(workDir string) string { return workDir + ".sessions" }
+
+// madeHere reports whether session was made in workDir on this rover.
+func madeHere(workDir, session string) bool {
+	b, err := os.ReadFile(sessionsFile(workDir))
+	return err == nil && slices.Contains(strings.Split(string(b), "\n"), session)
+}
+
+// recordSession adds session to workDir's list.
+func recordSession(workDir, session string) error {
+	if madeHere(workDir, session) {
+		return nil
+	}
+	f, err := os.OpenFile(sessionsFile(workDir), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(session + "\n")
+	return errors.Join(err, f.Close())
 }

@@ -93,7 +93,8 @@ type Work struct {
 	Branch     string
 	BaseBranch string
 	// Kept is true when the work dir an earlier run of the operation left
-	// on this rover was kept: a pilot session made there can be resumed.
+	// on this rover was kept, with its branch and files (a pilot session
+	// made in it may be resumed; the rover lists which were).
 	Kept bool
 
 	m       *Manager
