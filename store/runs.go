@@ -120,7 +120,9 @@ type Claimed struct {
 // nil when there is none. kinds are the pilot kinds it has; tags its tags.
 // It is one call of ufo_claim (migration 0014): the claim, its feed row
 // and what the answer needs, in one round trip; a claim that finds nothing
-// stops after the claim's UPDATE. A revoked rover is refused.
+// stops after the claim's UPDATE. A follow-up that resumes a session takes
+// a second, to read the conversation for its fresh prompt. A revoked rover
+// is refused.
 func (s *Store) Claim(ctx context.Context, fleetID, roverID string, kinds, tags []string, lease time.Duration) (*Claimed, error) {
 	token := app.NewToken("ufoc_")
 	out := Claimed{Token: token}
