@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -233,20 +234,26 @@ func enroll(ctx context.Context, cfg Config, regs Registrations) (Registration, 
 // enrollRetry makes the enroll call, retrying with backoff for up to
 // connectPatience while the server is unreachable or answers 5xx, 408 or
 // 429, as Once's connect does. A refusal (an unknown, used or expired
-// code) fails at once.
+// code) fails at once; after an attempt whose answer was lost, it says
+// that attempt may have used the code.
 func enrollRetry(ctx context.Context, cfg Config, c *client, req wire.EnrollRequest) (wire.EnrollResponse, error) {
 	bo := newBackoff(cfg.RetryMin, cfg.RetryMax)
 	patience := time.Now().Add(connectPatience)
+	mayHaveUsed := false
 	for {
 		resp, err := c.enroll(ctx, req)
 		switch {
 		case err == nil:
 			return resp, nil
+		case !transient(err) && mayHaveUsed:
+			return resp, fmt.Errorf("the server refused the enrollment: %w (an earlier attempt whose answer was lost "+
+				"may have used the code: make a new one, and remove the rover it made if the fleet lists one that never came online)", err)
 		case !transient(err):
 			return resp, fmt.Errorf("the server refused the enrollment: %w", err)
 		case time.Now().After(patience):
 			return resp, fmt.Errorf("server unreachable for %v: %w", connectPatience, err)
 		}
+		mayHaveUsed = mayHaveUsed || answerLost(err)
 		d := min(bo.next(), max(time.Until(patience), 0))
 		cfg.Logger.Warn("enrollment failed; retrying", "server", cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
 		if !sleep(ctx, d) {
@@ -342,4 +349,17 @@ func Remove(ctx context.Context, cfg Config, idOrPrefix string, all bool) ([]Rem
 		}
 	})
 	return out, err
+}
+
+// answerLost reports whether a failed call may have been carried out by
+// the server all the same: its request may have reached the server (the
+// connection broke or timed out after it was made, or a gateway answered
+// that the server did not), as a refused connection's never did.
+func answerLost(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusBadGateway || ae.Status == http.StatusGatewayTimeout
+	}
+	var op *net.OpError
+	return !(errors.As(err, &op) && op.Op == "dial")
 }

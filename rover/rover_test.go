@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1022,5 +1023,37 @@ func TestFollowUpResumesOnlyWhereTheSessionWasMade(t *testing.T) {
 		if got.Prompt != tc.want.Prompt || got.SessionID != tc.want.SessionID {
 			t.Errorf("resuming %s: pilot got prompt %q, session %q; want %q, %q", tc.session, got.Prompt, got.SessionID, tc.want.Prompt, tc.want.SessionID)
 		}
+	}
+}
+
+// dropFirstEnrollAnswer sends every request on, but loses the answer to
+// the first enrollment, after the server used the code.
+type dropFirstEnrollAnswer struct{ dropped atomic.Bool }
+
+func (d *dropFirstEnrollAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && strings.HasSuffix(req.URL.Path, "/enroll") && d.dropped.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return nil, errors.New("connection reset by peer")
+	}
+	return resp, err
+}
+
+// An enrollment whose answer was lost is tried again; the code is used by
+// then, and the refusal says an earlier attempt may have used it, rather
+// than leaving the person to wonder why a fresh code was refused.
+func TestEnrollWhoseAnswerWasLostSaysTheCodeMayBeUsed(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	cfg := testConfig(t, f.URL())
+	cfg.EnrollmentCode = f.AddCode()
+	tr := &dropFirstEnrollAnswer{}
+	cfg.HTTPClient = &http.Client{Transport: tr}
+	_, _, err := Enroll(context.Background(), cfg)
+	if !tr.dropped.Load() {
+		t.Fatal("no enrollment was sent")
+	}
+	if err == nil || !strings.Contains(err.Error(), "refused the enrollment") || !strings.Contains(err.Error(), "may have used the code") {
+		t.Errorf("Enroll after a lost answer = %v, want a refusal that says the lost attempt may have used the code", err)
 	}
 }
