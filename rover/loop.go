@@ -92,20 +92,8 @@ func (r *rover) serve(ctx context.Context, bo *backoff) error {
 // once connects, claims at most one run within cfg.Wait, and executes it.
 func (r *rover) once(ctx context.Context) (Outcome, error) {
 	bo := r.newBackoff()
-	patience := time.Now().Add(connectPatience)
-	for {
-		err := r.connect(ctx)
-		if err == nil {
-			break
-		}
-		if !transient(err) || time.Now().After(patience) {
-			return Outcome{}, err
-		}
-		d := min(bo.next(), max(time.Until(patience), 0))
-		r.log.Warn("server unreachable; retrying", "err", err, "retry_in", d.Round(time.Millisecond))
-		if !sleep(ctx, d) {
-			return Outcome{}, ctx.Err()
-		}
+	if err := patiently(ctx, r.log, bo, "server unreachable; retrying", func() error { return r.connect(ctx) }); err != nil {
+		return Outcome{}, err
 	}
 	wait := r.cfg.Wait
 	if wait == 0 {
@@ -168,4 +156,23 @@ func (r *rover) longPoll() time.Duration {
 		return time.Duration(r.conn.LongPollSeconds) * time.Second
 	}
 	return defaultLongPoll
+}
+
+// patiently calls f until it succeeds, fails for good (an error that is
+// not transient), or connectPatience has passed, waiting between tries as
+// bo says; msg is logged with each error retried. It returns f's last
+// error, or ctx's when ctx ends while it waits.
+func patiently(ctx context.Context, log *slog.Logger, bo *backoff, msg string, f func() error) error {
+	patience := time.Now().Add(connectPatience)
+	for {
+		err := f()
+		if err == nil || !transient(err) || time.Now().After(patience) {
+			return err
+		}
+		d := min(bo.next(), max(time.Until(patience), 0))
+		log.Warn(msg, "err", err, "retry_in", d.Round(time.Millisecond))
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
 }

@@ -237,29 +237,28 @@ func enroll(ctx context.Context, cfg Config, regs Registrations) (Registration, 
 // code) fails at once; after an attempt whose answer was lost, it says
 // that attempt may have used the code.
 func enrollRetry(ctx context.Context, cfg Config, c *client, req wire.EnrollRequest) (wire.EnrollResponse, error) {
-	bo := newBackoff(cfg.RetryMin, cfg.RetryMax)
-	patience := time.Now().Add(connectPatience)
+	var resp wire.EnrollResponse
 	mayHaveUsed := false
-	for {
-		resp, err := c.enroll(ctx, req)
-		switch {
-		case err == nil:
-			return resp, nil
-		case !transient(err) && mayHaveUsed:
-			return resp, fmt.Errorf("the server refused the enrollment: %w (an earlier attempt whose answer was lost "+
-				"may have used the code: make a new one, and remove the rover it made if the fleet lists one that never came online)", err)
-		case !transient(err):
-			return resp, fmt.Errorf("the server refused the enrollment: %w", err)
-		case time.Now().After(patience):
-			return resp, fmt.Errorf("server unreachable for %v: %w", connectPatience, err)
+	err := patiently(ctx, cfg.Logger.With("server", cfg.Server), newBackoff(cfg.RetryMin, cfg.RetryMax), "enrollment failed; retrying", func() error {
+		var err error
+		resp, err = c.enroll(ctx, req)
+		if err != nil && transient(err) {
+			mayHaveUsed = mayHaveUsed || answerLost(err)
 		}
-		mayHaveUsed = mayHaveUsed || answerLost(err)
-		d := min(bo.next(), max(time.Until(patience), 0))
-		cfg.Logger.Warn("enrollment failed; retrying", "server", cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
-		if !sleep(ctx, d) {
-			return resp, ctx.Err()
-		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return resp, nil
+	case ctx.Err() != nil:
+		return resp, ctx.Err()
+	case !transient(err) && mayHaveUsed:
+		return resp, fmt.Errorf("the server refused the enrollment: %w (an earlier attempt whose answer was lost "+
+			"may have used the code: make a new one, and remove the rover it made if the fleet lists one that never came online)", err)
+	case !transient(err):
+		return resp, fmt.Errorf("the server refused the enrollment: %w", err)
 	}
+	return resp, fmt.Errorf("server unreachable for %v: %w", connectPatience, err)
 }
 
 // registrations are the rovers Run serves.
