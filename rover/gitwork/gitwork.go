@@ -163,8 +163,7 @@ func (w *Work) prepareClone(ctx context.Context) error {
 		w.BaseBranch = head
 	}
 	w.baseRef = "refs/remotes/origin/" + w.BaseBranch
-	w.Kept, err = w.fetch(ctx, mirror)
-	if err != nil {
+	if w.Kept, err = w.fetch(ctx, mirror); err != nil {
 		return err
 	}
 	if !w.Kept {
@@ -177,23 +176,33 @@ func (w *Work) prepareClone(ctx context.Context) error {
 	}
 	// The remote branch wins over a local one: it is what the last
 	// successful run pushed, plus whatever people added to it since.
-	switch remote := "refs/remotes/origin/" + w.Branch; {
-	case w.refExists(ctx, remote):
+	remote, local := "refs/remotes/origin/"+w.Branch, "refs/heads/"+w.Branch
+	if w.refExists(ctx, remote) {
 		return w.checkout(ctx, remote)
-	case w.refExists(ctx, "refs/heads/"+w.Branch):
-		return w.checkout(ctx, "")
-	default:
+	}
+	if !w.Kept || !w.refExists(ctx, local) {
 		return w.checkout(ctx, w.baseRef)
 	}
+	// A local branch a follow-up would continue must share history with
+	// the base, or every diff against it fails (the repository's history
+	// was replaced): the work dir is then made afresh.
+	switch _, err := w.git(ctx, nil, "merge-base", local, w.baseRef); {
+	case err == nil:
+		return w.checkout(ctx, "")
+	case !isExit(err, 1):
+		return err
+	}
+	w.Kept = false
+	if err := w.clone(ctx, mirror); err != nil {
+		return err
+	}
+	return w.checkout(ctx, w.baseRef)
 }
 
 // fetch brings the work dir an earlier run left up to date with the
-// mirror, and reports whether it can be reused. It cannot when there is
-// none, when it was not made from this repository (no origin, as after a
-// run without a repository, or another origin), or when its local branch,
-// which a follow-up would continue, shares no history with the base (the
-// repository's history was replaced): every diff against the base would
-// fail.
+// mirror, and reports whether it was made from this repository and so can
+// be kept. It was not when there is none, or when it has no origin (as
+// after a run without a repository) or another one.
 func (w *Work) fetch(ctx context.Context, mirror string) (bool, error) {
 	if !isRepo(w.Dir) {
 		return false, nil
@@ -205,21 +214,8 @@ func (w *Work) fetch(ctx context.Context, mirror string) (bool, error) {
 	if origin != w.repo.CloneURL {
 		return false, nil
 	}
-	if _, err := w.git(ctx, nil, "fetch", "--quiet", "--prune", mirror, "+refs/heads/*:refs/remotes/origin/*"); err != nil {
-		return false, err
-	}
-	local := "refs/heads/" + w.Branch
-	if !w.refExists(ctx, w.baseRef) || !w.refExists(ctx, local) || w.refExists(ctx, "refs/remotes/origin/"+w.Branch) {
-		return true, nil // the local branch is not what the run starts from
-	}
-	switch _, err := w.git(ctx, nil, "merge-base", local, w.baseRef); {
-	case err == nil:
-		return true, nil
-	case isExit(err, 1):
-		return false, nil
-	default:
-		return false, err
-	}
+	_, err = w.git(ctx, nil, "fetch", "--quiet", "--prune", mirror, "+refs/heads/*:refs/remotes/origin/*")
+	return err == nil, err
 }
 
 // clone makes the work dir afresh, a clone of the mirror whose origin is
