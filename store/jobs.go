@@ -102,8 +102,16 @@ func (s *Store) FailJob(ctx context.Context, id int64, attempt int, why string) 
 	return translate(err)
 }
 
-// PruneJobs deletes finished jobs older than age.
+// PruneJobs deletes finished jobs older than age, and the keys of
+// requests applied before then (see OperationInput.Once): a delivery that
+// old is no longer redelivered.
 func (s *Store) PruneJobs(ctx context.Context, age time.Duration) (int64, error) {
 	tag, err := s.pool.Exec(ctx, q("PruneJobs"), age.Seconds())
-	return tag.RowsAffected(), translate(err)
+	if err != nil {
+		return 0, translate(err)
+	}
+	if _, err := s.pool.Exec(ctx, q("PruneRequests"), age.Seconds()); err != nil {
+		return tag.RowsAffected(), translate(err)
+	}
+	return tag.RowsAffected(), nil
 }

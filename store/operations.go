@@ -25,6 +25,10 @@ type OperationInput struct {
 	SlackChannel string
 	SlackTS      string
 	CreatedBy    *string
+	// Once, when set, is the key of the request that asks (a webhook
+	// delivery, an Idempotency-Key): the operation is created once per key,
+	// and the same key again answers with the operation it created.
+	Once string
 }
 
 // CreateOperation stores an operation with the mission's next number; when
@@ -32,7 +36,21 @@ type OperationInput struct {
 // the same transaction and the operation starts `queued`.
 func (s *Store) CreateOperation(ctx context.Context, fleetID string, in OperationInput) (app.Operation, error) {
 	var out app.Operation
+	id := app.NewID()
 	err := s.tx(ctx, func(tx querier) error {
+		if in.Once != "" {
+			prior, applied, err := applyRequest(ctx, tx, fleetID, in.Once, id)
+			if err != nil {
+				return err
+			}
+			if applied {
+				if prior == "" {
+					return app.Errorf(app.EConflict, "request %s was applied to something other than an operation's creation", in.Once)
+				}
+				out, err = findOperation(ctx, tx, fleetID, prior)
+				return err
+			}
+		}
 		// The mission's next number and, for work assigned to a pilot (by
 		// name or id), the pilot, in one round trip.
 		var number int
@@ -68,7 +86,6 @@ func (s *Store) CreateOperation(ctx context.Context, fleetID string, in Operatio
 		branch := app.BranchName(prefix, code, in.Title)
 		// Everything is known: the writes, and the read of the result, go
 		// with the commit.
-		id := app.NewID()
 		// Without labels, the answer is what was inserted: no read of
 		// operation_view (a quarter of a creation's cost in the database).
 		out = app.Operation{ID: id, FleetID: fleetID, MissionID: in.MissionID, MissionKey: key, Number: number,
@@ -293,6 +310,9 @@ type OperationPatch struct {
 	PRURL        *string
 	SlackChannel *string
 	SlackTS      *string
+	// Once, when set, is the key of the request that asks: the patch is
+	// applied once per key, and the same key again changes nothing.
+	Once string
 }
 
 // UpdateOperation applies a patch. Assigning to a pilot queues a run;
@@ -306,6 +326,11 @@ func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p
 			return err
 		}
 		id = op.ID
+		if p.Once != "" {
+			if _, applied, err := applyRequest(ctx, tx, fleetID, p.Once, ""); err != nil || applied {
+				return err
+			}
+		}
 		changed := map[string]any{}
 		set := func(field string, dst *string, v *string) {
 			if v != nil && *v != *dst {
@@ -463,16 +488,26 @@ func (s *Store) DeleteOperation(ctx context.Context, fleetID, idOrCode string) e
 }
 
 // Retry queues a fresh run for an operation with a pilot and no active run.
-func (s *Store) Retry(ctx context.Context, fleetID, idOrCode string) (app.Operation, error) {
+//
+// once, when not "", is the key of the request that asks (see
+// OperationPatch.Once): a request retried or redelivered after its run was
+// queued answers with the operation as it is, without a second run.
+func (s *Store) Retry(ctx context.Context, fleetID, idOrCode, once string) (app.Operation, error) {
 	st := app.StatusQueued
 	op, err := s.FindOperation(ctx, fleetID, idOrCode)
 	if err != nil {
 		return op, err
 	}
+	if once != "" {
+		applied, err := s.RequestApplied(ctx, fleetID, once)
+		if err != nil || applied {
+			return op, err
+		}
+	}
 	if op.Status == app.StatusQueued || op.Status == app.StatusRunning {
 		return op, app.Errorf(app.EConflict, "%s already has an active run", op.Code)
 	}
-	return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st})
+	return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st, Once: once})
 }
 
 // MessageInput is one conversation message.
@@ -481,6 +516,10 @@ type MessageInput struct {
 	AuthorID   string
 	AuthorName string
 	Body       string
+	// Once, when set, is the key of the request that asks: the message is
+	// stored (and its follow-up run queued) once per key, and the same key
+	// again answers with the message stored then.
+	Once string
 }
 
 // CreateMessage adds a message to an operation's conversation. On an
@@ -496,7 +535,27 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 		if err != nil {
 			return err
 		}
-		msg, err = one[app.Message](tx.Query(ctx, q("CreateMessage"), fleetID, op.ID, in.AuthorType, in.AuthorID, in.AuthorName, in.Body))
+		id := app.NewID()
+		if in.Once != "" {
+			prior, applied, err := applyRequest(ctx, tx, fleetID, in.Once, id)
+			if err != nil {
+				return err
+			}
+			if applied {
+				msgs, err := conversation(ctx, tx, fleetID, op.ID)
+				if err != nil {
+					return err
+				}
+				for _, m := range msgs {
+					if m.ID == prior {
+						msg = m
+						return nil
+					}
+				}
+				return app.Errorf(app.EConflict, "request %s was applied to something other than a message of %s", in.Once, op.Code)
+			}
+		}
+		msg, err = one[app.Message](tx.Query(ctx, q("CreateMessage"), fleetID, op.ID, in.AuthorType, in.AuthorID, in.AuthorName, in.Body, id))
 		if err != nil {
 			return err
 		}

@@ -128,8 +128,34 @@ func (s *Server) createOperationFrom(w http.ResponseWriter, r *http.Request, in 
 	if in.Labels != nil {
 		op.Labels = *in.Labels
 	}
+	var err error
+	if op.Once, err = idempotencyKey(r, "create"); err != nil {
+		writeError(w, s.log, err)
+		return
+	}
 	out, err := s.store.CreateOperation(r.Context(), fleet, op)
 	s.reply(w, http.StatusCreated, out, err)
+}
+
+// idempotencyKey is the store's request key (OperationInput.Once) for the
+// request's Idempotency-Key header, "" without one. A key is the caller's
+// own, and is kept apart for each kind of call: the same key sent again
+// by the same user to the same call answers with what the first request
+// made, for the days a finished job is kept.
+func idempotencyKey(r *http.Request, call string) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > 255 {
+		return "", app.Errorf(app.EInvalid, "Idempotency-Key is longer than 255 characters")
+	}
+	for _, c := range k {
+		if c < 0x21 || c > 0x7e {
+			return "", app.Errorf(app.EInvalid, "Idempotency-Key must be printable ASCII without spaces")
+		}
+	}
+	return "api:" + userFrom(r.Context()).ID + ":" + call + ":" + k, nil
 }
 
 var operationSorts = []string{"created", "-created", "updated", "-updated", "priority", "-priority", "title", "-title"}
@@ -230,7 +256,12 @@ func (s *Server) deleteOperation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) retryOperation(w http.ResponseWriter, r *http.Request) {
-	op, err := s.store.Retry(r.Context(), fleetFrom(r.Context()), param(r, "id"))
+	once, err := idempotencyKey(r, "retry:"+param(r, "id"))
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	op, err := s.store.Retry(r.Context(), fleetFrom(r.Context()), param(r, "id"), once)
 	s.reply(w, http.StatusOK, op, err)
 }
 
@@ -292,9 +323,14 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, err)
 		return
 	}
+	once, err := idempotencyKey(r, "message:"+param(r, "id"))
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
 	u := userFrom(r.Context())
 	msg, followUp, err := s.store.CreateMessage(r.Context(), fleetFrom(r.Context()), param(r, "id"),
-		store.MessageInput{AuthorType: "user", AuthorID: u.ID, AuthorName: u.Name, Body: in.Body})
+		store.MessageInput{AuthorType: "user", AuthorID: u.ID, AuthorName: u.Name, Body: in.Body, Once: once})
 	if err != nil {
 		writeError(w, s.log, err)
 		return

@@ -293,6 +293,81 @@ func TestCreateOperationByMissionKey(t *testing.T) {
 	}
 }
 
+// An Idempotency-Key makes a creation, a retry or a message take effect
+// once: the same key again answers with what the first made, another user's
+// same key is theirs, and a key that is not a header value is refused.
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, fleet := e.SignUp("idem@example.com")
+	f := "?fleet=" + fleet
+	c.Call("POST", "/api/missions"+f, `{"name":"Idem","key":"IDM"}`, 201, nil)
+	c.Call("POST", "/api/pilots"+f, `{"name":"sh","kind":"exec","settings":{"command":"true"}}`, 201, nil)
+	body := `{"title":"once","mission_id":"IDM","assignee_type":"pilot","assignee_id":"sh"}`
+	k := c.WithHeader("Idempotency-Key", "create-1")
+	var first, again, other operationJSON
+	k.Call("POST", "/api/operations"+f, body, 201, &first)
+	k.Call("POST", "/api/operations"+f, body, 201, &again)
+	c.WithHeader("Idempotency-Key", "create-2").Call("POST", "/api/operations"+f, body, 201, &other)
+	if first.ID == "" || again.ID != first.ID || other.ID == first.ID || again.Code != "IDM-1" || other.Code != "IDM-2" {
+		t.Fatalf("first %+v, again %+v, another key %+v; want IDM-1 twice, then IDM-2", first, again, other)
+	}
+	runs := func(opID string) int {
+		t.Helper()
+		var rs []runJSON
+		c.Call("GET", "/api/runs"+f+"&operation="+opID, nil, 200, &rs)
+		return len(rs)
+	}
+	if n := runs(first.ID); n != 1 {
+		t.Fatalf("%d runs of IDM-1, want 1", n)
+	}
+
+	// A retry after the run is over, sent twice with one key.
+	c.Call("PATCH", "/api/operations/IDM-1"+f, `{"status":"canceled"}`, 200, nil)
+	r := c.WithHeader("Idempotency-Key", "retry-1")
+	r.Call("POST", "/api/operations/IDM-1/retry"+f, nil, 200, nil)
+	c.Call("PATCH", "/api/operations/IDM-1"+f, `{"status":"canceled"}`, 200, nil)
+	var op operationJSON
+	r.Call("POST", "/api/operations/IDM-1/retry"+f, nil, 200, &op)
+	if n := runs(first.ID); n != 2 || op.Status != "canceled" {
+		t.Fatalf("%d runs, operation %s after a retry sent twice, want 2 and the operation as it is", n, op.Status)
+	}
+
+	// A message, twice with one key: stored once.
+	var m1, m2 struct {
+		Message struct {
+			ID string `json:"id"`
+		} `json:"message"`
+	}
+	mk := c.WithHeader("Idempotency-Key", "message-1")
+	mk.Call("POST", "/api/operations/IDM-1/messages"+f, `{"body":"hello"}`, 201, &m1)
+	mk.Call("POST", "/api/operations/IDM-1/messages"+f, `{"body":"hello"}`, 201, &m2)
+	var msgs []struct {
+		ID string `json:"id"`
+	}
+	c.Call("GET", "/api/operations/IDM-1/messages"+f, nil, 200, &msgs)
+	if len(msgs) != 1 || m1.Message.ID == "" || m2.Message.ID != m1.Message.ID {
+		t.Fatalf("messages %+v (%s, %s), want one", msgs, m1.Message.ID, m2.Message.ID)
+	}
+
+	// The same key from someone else is theirs.
+	d, dfleet := e.SignUp("other-idem@example.com")
+	d.Call("POST", "/api/missions?fleet="+dfleet, `{"name":"Idem","key":"IDM"}`, 201, nil)
+	var theirs operationJSON
+	d.WithHeader("Idempotency-Key", "create-1").Call("POST", "/api/operations?fleet="+dfleet, `{"title":"theirs","mission_id":"IDM"}`, 201, &theirs)
+	if theirs.ID == first.ID || theirs.Title != "theirs" {
+		t.Fatalf("another user's key: %+v", theirs)
+	}
+
+	c.WithHeader("Idempotency-Key", strings.Repeat("k", 256)).WantError("POST", "/api/operations"+f, body, 400, "invalid")
+	c.WithHeader("Idempotency-Key", "with space").WantError("POST", "/api/operations"+f, body, 400, "invalid")
+	var ops []operationJSON
+	c.Call("GET", "/api/operations"+f, nil, 200, &ops)
+	if len(ops) != 2 {
+		t.Fatalf("%d operations after refused keys, want 2", len(ops))
+	}
+}
+
 // A pilot is found by name or id as the operation is created: the
 // operation stores the pilot's id and its run is queued; an unknown pilot
 // answers 404 and writes nothing, not even a number of the mission.

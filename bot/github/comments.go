@@ -17,7 +17,7 @@ import (
 // onIssueComment handles a new comment on an issue or a pull request: a
 // `/ufo <command>` line is a command (parsed by bot/command, as in Slack),
 // and any other comment that mentions the bot is a message to the pilot.
-func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error {
+func (a *App) onIssueComment(ctx context.Context, delivery string, e *gh.IssueCommentEvent) error {
 	body := e.GetComment().GetBody()
 	if e.GetAction() != "created" || a.fromSelf(ctx, e.GetSender()) || strings.Contains(body, markerPrefix) {
 		return nil
@@ -31,7 +31,7 @@ func (a *App) onIssueComment(ctx context.Context, e *gh.IssueCommentEvent) error
 		return err
 	}
 	ref := issueRef{installation: e.GetInstallation().GetID(), fleet: fleet, repo: e.GetRepo(),
-		number: e.GetIssue().GetNumber(), url: e.GetIssue().GetHTMLURL()}
+		number: e.GetIssue().GetNumber(), url: e.GetIssue().GetHTMLURL(), delivery: delivery}
 	c, err := a.client(ref.installation)
 	if err != nil {
 		return err
@@ -172,7 +172,7 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 		}
 		return "Canceling the active run of " + op.Code + ".", nil
 	case command.Retry:
-		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID); err != nil {
+		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID, ref.once("run")); err != nil {
 			if app.IsCode(err, app.EConflict) || app.IsCode(err, app.EInvalid) {
 				return app.ErrorMessage(err) + ".", nil
 			}
@@ -189,28 +189,27 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 			return "", err
 		}
 		if op.AssigneeType == "pilot" && op.AssigneeID != nil && *op.AssigneeID == p.ID {
-			if _, err := a.store.Retry(ctx, gi.FleetID, op.ID); err != nil && !app.IsCode(err, app.EConflict) {
+			if _, err := a.store.Retry(ctx, gi.FleetID, op.ID, ref.once("run")); err != nil && !app.IsCode(err, app.EConflict) {
 				return "", err
 			}
 			return "", nil
 		}
-		_, err = a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &p.ID})
+		_, err = a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &p.ID, Once: ref.once("run")})
 		return "", err
 	}
 	// A message to the pilot: a follow-up run when the operation is in
 	// review or done, a fresh run when its last one failed or was canceled.
-	// The 👀 comes first: what fails after the message is stored must not
-	// make a retried delivery store it twice.
+	// A delivery processed again stores it, and runs it, once (ref.once).
 	if _, _, err := c.rest.Reactions.CreateIssueCommentReaction(ctx, ref.owner(), ref.name(), commentID, "eyes"); err != nil && status(err) != 404 {
 		return "", fmt.Errorf("react to comment %d: %w", commentID, err)
 	}
 	_, followUp, err := a.store.CreateMessage(ctx, gi.FleetID, op.ID, store.MessageInput{
-		AuthorType: "github", AuthorID: sender, AuthorName: "@" + sender, Body: body})
+		AuthorType: "github", AuthorID: sender, AuthorName: "@" + sender, Body: body, Once: ref.once("message")})
 	if err != nil {
 		return "", err
 	}
 	if !followUp && (op.Status == app.StatusBacklog || op.Status == app.StatusCanceled) {
-		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID); err != nil && !app.IsCode(err, app.EConflict) && !app.IsCode(err, app.EInvalid) {
+		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID, ref.once("run")); err != nil && !app.IsCode(err, app.EConflict) && !app.IsCode(err, app.EInvalid) {
 			a.log.Warn("github: run again after a message", "operation", op.Code, "err", err)
 		}
 	}

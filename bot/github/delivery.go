@@ -32,13 +32,13 @@ func (a *App) handleDelivery(ctx context.Context, j store.Job) error {
 	case *gh.InstallationRepositoriesEvent:
 		return a.onInstallationRepositories(ctx, e)
 	case *gh.IssuesEvent:
-		return a.onIssues(ctx, e)
+		return a.onIssues(ctx, j.Key, e)
 	case *gh.IssueCommentEvent:
-		return a.onIssueComment(ctx, e)
+		return a.onIssueComment(ctx, j.Key, e)
 	case *gh.PullRequestEvent:
 		return a.onPullRequest(ctx, e)
 	case *gh.PullRequestReviewEvent:
-		return a.onReview(ctx, e)
+		return a.onReview(ctx, j.Key, e)
 	}
 	// pull_request_review_comment: every review comment belongs to a
 	// review, whose own event carries it (see onReview).

@@ -110,6 +110,55 @@ func TestFailedDeliveryIsRedelivered(t *testing.T) {
 	}
 }
 
+// TestFailedDeliveryThatDispatchedRunsOnce: a delivery that failed after
+// it queued the issue's run (here GitHub refused the 👀 reaction) and is
+// redelivered once that run is over does not run the issue again: what
+// the delivery asked for was done.
+func TestFailedDeliveryThatDispatchedRunsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.noWorker = true })
+	ctx := context.Background()
+	const id = "failed-after-dispatch"
+	body := e.body(labeled(t, "ufo:sh", owner))
+	if status, out := e.post("issues", id, body, sign(body)); status != http.StatusAccepted {
+		t.Fatalf("post: %d %s", status, out)
+	}
+	if _, err := e.st.Pool().Exec(ctx, `UPDATE jobs SET max_attempts = 1 WHERE kind = $1 AND key = $2`, github.KindDelivery, id); err != nil {
+		t.Fatal(err)
+	}
+	e.gh.Outage("reactions/create-for-issue", 1)
+	e.startWorker(e.app)
+	eventually(t, 15*time.Second, func() error {
+		if j, err := e.st.FindJob(ctx, github.KindDelivery, id); err != nil || j.Status != "failed" {
+			return errorf("job = %+v, %v; want it failed", j, err)
+		}
+		return nil
+	})
+	ops := e.operations()
+	if len(ops) != 1 || len(e.runs(ops[0].ID)) != 1 {
+		t.Fatalf("operations = %+v, want one with one run (dispatched before the failure)", ops)
+	}
+	// The run ends (here canceled on the board) before GitHub redelivers.
+	e.admin.Call("PATCH", "/api/operations/"+ops[0].ID+"?fleet="+e.fleet, map[string]any{"status": app.StatusCanceled}, 200, nil)
+	if status, out := e.post("issues", id, body, sign(body)); status != http.StatusAccepted {
+		t.Fatalf("redelivery: %d %s", status, out)
+	}
+	e.waitJob(github.KindDelivery, id)
+	e.settle()
+	if runs := e.runs(ops[0].ID); len(runs) != 1 {
+		t.Fatalf("%d runs after the redelivery, want the first alone", len(runs))
+	}
+	if r := e.gh.Reactions(); len(r) != 1 {
+		t.Fatalf("reactions = %+v, want the one of the redelivery", r)
+	}
+	// Another delivery of the label is another request: it runs it again.
+	e.deliver("issues", labeled(t, "ufo:sh", owner))
+	e.settle()
+	if runs := e.runs(ops[0].ID); len(runs) != 2 {
+		t.Fatalf("%d runs after a new labeled delivery, want 2", len(runs))
+	}
+}
+
 // TestRestartBetweenAckAndProcessing: a delivery acknowledged by a server
 // that stops before processing it is processed, once, by the next one.
 func TestRestartBetweenAckAndProcessing(t *testing.T) {

@@ -22,12 +22,27 @@ type issueRef struct {
 	repo         *gh.Repository
 	number       int
 	url          string
+	// delivery is the GUID of the webhook delivery that is about the
+	// issue: what the delivery does to the operation is done once (see
+	// once), however often it is processed.
+	delivery string
+}
+
+// once is the store's request key for the effect (a "run" queued, a
+// "message" stored) of the delivery about the issue: a delivery processed
+// again, after it failed further on or when redelivered from GitHub, finds
+// the effect applied rather than queuing a second run.
+func (r issueRef) once(effect string) string {
+	if r.delivery == "" {
+		return ""
+	}
+	return "github:" + r.delivery + ":" + effect
 }
 
 func (r issueRef) owner() string { o, _ := splitRepo(r.repo.GetFullName()); return o }
 func (r issueRef) name() string  { _, n := splitRepo(r.repo.GetFullName()); return n }
 
-func (a *App) onIssues(ctx context.Context, e *gh.IssuesEvent) error {
+func (a *App) onIssues(ctx context.Context, delivery string, e *gh.IssuesEvent) error {
 	action := e.GetAction()
 	if a.fromSelf(ctx, e.GetSender()) || (action != "labeled" && action != "unlabeled" && action != "assigned" && action != "closed") {
 		return nil
@@ -37,7 +52,7 @@ func (a *App) onIssues(ctx context.Context, e *gh.IssuesEvent) error {
 		return err
 	}
 	ref := issueRef{installation: e.GetInstallation().GetID(), fleet: fleet, repo: e.GetRepo(),
-		number: e.GetIssue().GetNumber(), url: e.GetIssue().GetHTMLURL()}
+		number: e.GetIssue().GetNumber(), url: e.GetIssue().GetHTMLURL(), delivery: delivery}
 	label := e.GetLabel().GetName()
 	if fleet == "" {
 		if _, ok := labelPilot(label, defaultLabel); action == "labeled" && ok {
@@ -149,7 +164,7 @@ func (a *App) start(ctx context.Context, ref issueRef, sender, pilotName string)
 		return err
 	}
 	return a.store.WithGitHubIssue(ctx, ref.fleet, id, func(gi *store.GitHubIssue) error {
-		if err := a.dispatch(ctx, gi, mission, *pilot, issue); err != nil {
+		if err := a.dispatch(ctx, gi, mission, *pilot, issue, ref.once("run")); err != nil {
 			return err
 		}
 		if _, _, err := c.rest.Reactions.CreateIssueReaction(ctx, ref.owner(), ref.name(), ref.number, "eyes"); err != nil {
@@ -160,8 +175,9 @@ func (a *App) start(ctx context.Context, ref issueRef, sender, pilotName string)
 }
 
 // dispatch makes the issue's operation, assigned to the pilot, or queues a
-// fresh run of the existing one when none is active.
-func (a *App) dispatch(ctx context.Context, gi *store.GitHubIssue, mission app.Mission, pilot app.Pilot, issue issueContext) error {
+// fresh run of the existing one when none is active, once for the request
+// key once.
+func (a *App) dispatch(ctx context.Context, gi *store.GitHubIssue, mission app.Mission, pilot app.Pilot, issue issueContext, once string) error {
 	if gi.OperationID == nil {
 		id, err := a.store.FindOperationIDByIssueURL(ctx, gi.FleetID, gi.URL)
 		if err == nil {
@@ -173,7 +189,7 @@ func (a *App) dispatch(ctx context.Context, gi *store.GitHubIssue, mission app.M
 	if gi.OperationID == nil {
 		op, err := a.store.CreateOperation(ctx, gi.FleetID, store.OperationInput{MissionID: mission.ID,
 			Title: issue.Title, Body: issue.body(a.botLogin(ctx)), IssueURL: gi.URL,
-			AssigneeType: "pilot", AssigneeID: &pilot.ID})
+			AssigneeType: "pilot", AssigneeID: &pilot.ID, Once: once})
 		if err != nil {
 			return fmt.Errorf("create the operation of %s: %w", gi.URL, err)
 		}
@@ -188,10 +204,10 @@ func (a *App) dispatch(ctx context.Context, gi *store.GitHubIssue, mission app.M
 		return nil // already on it
 	}
 	if op.AssigneeType != "pilot" || op.AssigneeID == nil || *op.AssigneeID != pilot.ID {
-		_, err = a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &pilot.ID})
+		_, err = a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &pilot.ID, Once: once})
 		return err
 	}
-	_, err = a.store.Retry(ctx, gi.FleetID, op.ID)
+	_, err = a.store.Retry(ctx, gi.FleetID, op.ID, once)
 	if app.IsCode(err, app.EConflict) {
 		return nil
 	}

@@ -100,7 +100,7 @@ func (a *App) pullRequestMoves(ctx context.Context, gi *store.GitHubIssue, actio
 // each of its comments with file and line. A review comment arrives both
 // as its own pull_request_review_comment event and inside its review; UFO
 // acts on the review only, so each comment reaches the pilot once.
-func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error {
+func (a *App) onReview(ctx context.Context, delivery string, e *gh.PullRequestReviewEvent) error {
 	review := e.GetReview()
 	state := strings.ToLower(review.GetState())
 	if e.GetAction() != "submitted" || (state != "changes_requested" && state != "commented") || a.fromSelf(ctx, e.GetSender()) {
@@ -113,7 +113,7 @@ func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error 
 	}
 	owner, name := splitRepo(e.GetRepo().GetFullName())
 	ref := issueRef{installation: e.GetInstallation().GetID(), fleet: found.FleetID, repo: e.GetRepo(), number: number,
-		url: e.GetPullRequest().GetHTMLURL()}
+		url: e.GetPullRequest().GetHTMLURL(), delivery: delivery}
 	reviewer := review.GetUser().GetLogin()
 	comments, err := a.reviewComments(ctx, c, owner, name, number, review.GetID())
 	if err != nil {
@@ -136,7 +136,7 @@ func (a *App) onReview(ctx context.Context, e *gh.PullRequestReviewEvent) error 
 		}
 		gi.TriggeredBy = reviewer
 		if _, _, err := a.store.CreateMessage(ctx, gi.FleetID, *gi.OperationID, store.MessageInput{
-			AuthorType: "github", AuthorID: reviewer, AuthorName: "@" + reviewer, Body: prompt}); err != nil {
+			AuthorType: "github", AuthorID: reviewer, AuthorName: "@" + reviewer, Body: prompt, Once: ref.once("message")}); err != nil {
 			return err
 		}
 		a.syncAfterChange(ctx, c, gi)

@@ -70,7 +70,7 @@ func (b *Bot) runAction(ctx context.Context, j store.Job) error {
 		case actionCancel:
 			_, err = b.cancel(ctx, fleetID, a.Value)
 		case actionRetry:
-			_, err = b.retry(ctx, fleetID, a.Value)
+			_, err = b.retry(ctx, fleetID, a.Value, j.Key+":"+a.ActionID+":"+a.Value)
 		default:
 			continue
 		}

@@ -189,7 +189,7 @@ func (b *Bot) runCommand(ctx context.Context, j store.Job) error {
 	case command.Cancel:
 		done, err = b.cancel(ctx, fleetID, cmd.Code)
 	case command.Retry:
-		done, err = b.retry(ctx, fleetID, cmd.Code)
+		done, err = b.retry(ctx, fleetID, cmd.Code, j.Key)
 	case command.Assign:
 		done, err = b.assign(ctx, fleetID, cmd.Code, cmd.Pilot)
 	}
@@ -314,12 +314,14 @@ func (b *Bot) cancel(ctx context.Context, fleetID, code string) (string, error) 
 	return fmt.Sprintf("Canceled %s's run.", op.Code), nil
 }
 
-func (b *Bot) retry(ctx context.Context, fleetID, code string) (string, error) {
+// retry queues a fresh run of the operation, once for the job (its key):
+// the job run again after a crash finds it queued.
+func (b *Bot) retry(ctx context.Context, fleetID, code, job string) (string, error) {
 	op, err := b.operation(ctx, fleetID, code)
 	if err != nil {
 		return "", err
 	}
-	if _, err := b.store.Retry(ctx, fleetID, op.ID); err != nil {
+	if _, err := b.store.Retry(ctx, fleetID, op.ID, "slack:"+job+":run"); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("Queued %s again.", op.Code), nil

@@ -144,7 +144,7 @@ func (b *Bot) runEvent(ctx context.Context, j store.Job) error {
 	case *slackevents.AppMentionEvent:
 		return b.mention(ctx, fleetID, cb.TeamID, j.Key, e)
 	case *slackevents.MessageEvent:
-		return b.threadReply(ctx, fleetID, cb.TeamID, e)
+		return b.threadReply(ctx, fleetID, cb.TeamID, j.Key, e)
 	}
 	return nil
 }
@@ -276,7 +276,7 @@ func (b *Bot) start(ctx context.Context, s startRequest) (app.Operation, error) 
 
 // threadReply adds a reply in an operation's thread to its conversation;
 // on an operation in review or done, that starts a follow-up run.
-func (b *Bot) threadReply(ctx context.Context, fleetID, teamID string, e *slackevents.MessageEvent) error {
+func (b *Bot) threadReply(ctx context.Context, fleetID, teamID, job string, e *slackevents.MessageEvent) error {
 	t, err := b.store.FindSlackThreadByMessage(ctx, fleetID, teamID, e.Channel, e.ThreadTimeStamp)
 	if app.IsCode(err, app.ENotFound) || (err == nil && t.OperationID == nil) {
 		return nil
@@ -300,7 +300,8 @@ func (b *Bot) threadReply(ctx context.Context, fleetID, teamID string, e *slacke
 	if err != nil || dup {
 		return err
 	}
-	_, _, err = b.store.CreateMessage(ctx, fleetID, *t.OperationID, store.MessageInput{AuthorType: typ, AuthorID: id, AuthorName: name, Body: body})
+	_, _, err = b.store.CreateMessage(ctx, fleetID, *t.OperationID, store.MessageInput{AuthorType: typ, AuthorID: id, AuthorName: name, Body: body,
+		Once: "slack:" + job + ":message"})
 	if app.IsCode(err, app.ENotFound) {
 		return nil // the operation is gone
 	}

@@ -56,3 +56,6 @@ WHERE id = $1 AND (status = 'pending') IS TRUE AND attempts = $3;
 
 -- name: PruneJobs
 DELETE FROM jobs WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1);
+
+-- name: PruneRequests
+DELETE FROM requests WHERE created_at < now() - make_interval(secs => $1);

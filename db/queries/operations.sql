@@ -80,8 +80,8 @@ LIMIT 1;
 SELECT id FROM crews WHERE fleet_id = $1 AND id = $2;
 
 -- name: CreateMessage
-INSERT INTO messages (fleet_id, operation_id, author_type, author_id, author_name, body)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO messages (fleet_id, operation_id, author_type, author_id, author_name, body, id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id, operation_id, author_type, author_id, author_name, body, created_at;
 
 -- name: ListMessages
@@ -147,3 +147,13 @@ WHERE fleet_id = $1 AND (name = $2 OR id = $3)
 ORDER BY name = $2 DESC
 LIMIT 1
 FOR KEY SHARE;
+
+-- name: ApplyRequest
+-- Records a request's key; no row returns when it was applied before (by a
+-- transaction that committed: a concurrent one with the key waits here).
+INSERT INTO requests (fleet_id, key, target_id) VALUES ($1, $2, $3)
+ON CONFLICT (fleet_id, key) DO NOTHING
+RETURNING key;
+
+-- name: FindRequest
+SELECT target_id::text FROM requests WHERE fleet_id = $1 AND key = $2;

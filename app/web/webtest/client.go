@@ -18,6 +18,20 @@ type Client struct {
 	Base  string // the server's URL
 	HTTP  *http.Client
 	Token string // rover bearer token, when set
+	// Header is sent with every request, when set.
+	Header http.Header
+}
+
+// WithHeader is a copy of c, sharing its cookies, that sends the header
+// with every request.
+func (c *Client) WithHeader(name, value string) *Client {
+	n := *c
+	n.Header = c.Header.Clone()
+	if n.Header == nil {
+		n.Header = http.Header{}
+	}
+	n.Header.Set(name, value)
+	return &n
 }
 
 // Client makes a signed-out client that follows redirects.
@@ -61,6 +75,9 @@ func (c *Client) Do(method, path string, body any) (int, []byte, http.Header) {
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
