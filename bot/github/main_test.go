@@ -309,7 +309,7 @@ type runJSON struct {
 func (e *env) runs(opID string) []runJSON {
 	e.t.Helper()
 	var runs []runJSON
-	e.admin.Call("GET", "/api/runs?fleet="+e.fleet+"&operation_id="+opID, nil, 200, &runs)
+	e.admin.Call("GET", "/api/runs?fleet="+e.fleet+"&operation="+opID, nil, 200, &runs)
 	return runs
 }
 
