@@ -253,8 +253,10 @@ type Completion struct {
 }
 
 // CompleteRun records a run's one terminal state, its artifact, the
-// operation's next status and the signal a person should see.
-func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) error {
+// operation's next status and the signal a person should see. finished is
+// false for a repeat of the completion that finished the run (a rover that
+// lost the answer), which changes nothing.
+func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c Completion) (finished bool, err error) {
 	reason, message := "", ""
 	if c.Status != app.RunSucceeded {
 		reason = c.FailureReason
@@ -277,16 +279,18 @@ func (s *Store) CompleteRun(ctx context.Context, runID, roverID, token string, c
 	if c.Artifact != nil {
 		var err error
 		if artifact, err = json.Marshal(c.Artifact); err != nil {
-			return err
+			return false, err
 		}
 	}
-	_, err := s.pool.Exec(ctx, q("CompleteRun"), runID, roverID, app.HashToken(token), c.Status, c.SessionID, c.FinalMessage,
-		c.Usage, reason, message, artifact, signalKind, signalMessage)
+	err = s.pool.QueryRow(ctx, q("CompleteRun"), runID, roverID, app.HashToken(token), c.Status, c.SessionID, c.FinalMessage,
+		c.Usage, reason, message, artifact, signalKind, signalMessage).Scan(&finished)
 	if err != nil {
-		return s.refused(roverID, err)
+		return false, s.refused(roverID, err)
 	}
-	s.stamp.poke()
-	return nil
+	if finished {
+		s.stamp.poke()
+	}
+	return finished, nil
 }
 
 func truncate(s string, n int) string {

@@ -214,7 +214,7 @@ func TestStartTwiceThenComplete(t *testing.T) {
 	if err != nil || status != app.RunRunning || opStatus != app.StatusRunning || time.Until(lease) < 50*time.Minute {
 		t.Fatalf("after two starts: run %s, operation %s, lease in %v (%v)", status, opStatus, time.Until(lease), err)
 	}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, FinalMessage: "done"}); err != nil {
+	if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, FinalMessage: "done"}); err != nil {
 		t.Fatal(err)
 	}
 	err = s.pool.QueryRow(ctx, `SELECT r.status, o.status FROM runs r JOIN operations o ON o.id = r.operation_id
@@ -233,7 +233,7 @@ func TestStartTwiceThenComplete(t *testing.T) {
 		t.Errorf("feed = %v (%v), want %v", kinds, err, want)
 	}
 	// A completed run refuses another completion.
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
+	if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
 		t.Errorf("second completion = %v, want conflict", err)
 	}
 }
@@ -251,8 +251,8 @@ func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
 	}
 	done := Completion{Status: app.RunSucceeded, FinalMessage: "done", Artifact: &app.Artifact{
 		Diff: "diff --git a/f b/f\n", Files: 1, Insertions: 1, Branch: "ufo/lse-1", Pushed: true}}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil {
-		t.Fatal(err)
+	if finished, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil || !finished {
+		t.Fatalf("the completion: finished %v, %v", finished, err)
 	}
 	written := func() (feed, artifacts, signals int) {
 		t.Helper()
@@ -269,8 +269,8 @@ func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
 		t.Fatalf("after the completion: %d artifacts, %d signals, want 1 and 1", artifacts, signals)
 	}
 	for range 2 {
-		if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil {
-			t.Fatalf("the completion again = %v, want it answered as done", err)
+		if finished, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, done); err != nil || finished {
+			t.Fatalf("the completion again = finished %v, %v; want it answered as done by an earlier one", finished, err)
 		}
 	}
 	if f, a, sg := written(); f != feed || a != artifacts || sg != signals {
@@ -282,10 +282,10 @@ func TestCompletionRepeatedIsAnsweredAsDone(t *testing.T) {
 	if err != nil || status != app.RunSucceeded || opStatus != app.StatusInReview {
 		t.Fatalf("after the repeats: run %s, operation %s (%v)", status, opStatus, err)
 	}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
+	if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunFailed}); !app.IsCode(err, app.EConflict) {
 		t.Errorf("another completion of the finished run = %v, want conflict", err)
 	}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, "ufoc_stale", done); !app.IsCode(err, app.EConflict) {
+	if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, "ufoc_stale", done); !app.IsCode(err, app.EConflict) {
 		t.Errorf("the completion with another token = %v, want conflict", err)
 	}
 	if _, err := s.StartRun(ctx, c.RunID, rv.RoverID, c.Token, time.Hour); !app.IsCode(err, app.EConflict) {
@@ -313,7 +313,7 @@ func TestFollowUpWithoutSessionGetsTheWholeConversation(t *testing.T) {
 			}
 		}
 		message(earlier, false) // while the run is under way
-		if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, SessionID: session}); err != nil {
+		if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded, SessionID: session}); err != nil {
 			t.Fatal(err)
 		}
 		message(last, true)
@@ -386,7 +386,8 @@ func TestRevokedRoverActsOnNothingWhileItsTokenIsCached(t *testing.T) {
 			return err
 		},
 		"complete": func() error {
-			return s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded})
+			_, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded})
+			return err
 		},
 	}
 	for name, call := range calls {
@@ -433,7 +434,7 @@ func TestRunCallWithoutTokenIsRefused(t *testing.T) {
 		[]EventInput{{Seq: 1, Type: "text", Data: json.RawMessage(`{"text":"yes"}`)}}); err != nil || last != 1 {
 		t.Fatalf("events with the claim's token = %d, %v", last, err)
 	}
-	if err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded}); err != nil {
+	if _, err := s.CompleteRun(ctx, c.RunID, rv.RoverID, c.Token, Completion{Status: app.RunSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Heartbeat(ctx, c.RunID, rv.RoverID, c.Token, time.Minute); !app.IsCode(err, app.EConflict) {

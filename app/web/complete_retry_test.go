@@ -77,4 +77,20 @@ func TestCompletionWhoseAnswerWasLostIsSentAgain(t *testing.T) {
 	if len(runs) != 1 || runs[0].Status != "succeeded" || got.Status != "in_review" {
 		t.Fatalf("runs %+v, operation %s; want one succeeded run and the operation in review", runs, got.Status)
 	}
+	// The repeat is not counted as another run finished.
+	_, metrics, _ := e.Client().Do("GET", "/metrics", nil)
+	if want := `ufo_runs_finished_total{status="succeeded"} 1` + "\n"; !strings.Contains(string(metrics), want) {
+		t.Fatalf("metrics lack %q:\n%s", want, grepLines(string(metrics), "ufo_runs_finished_total"))
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

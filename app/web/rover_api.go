@@ -331,11 +331,14 @@ func (s *Server) roverComplete(w http.ResponseWriter, r *http.Request) {
 			Branch: a.Branch, BaseBranch: a.BaseBranch, HeadCommit: a.HeadCommit, Pushed: a.Pushed}
 	}
 	rv := roverFrom(r.Context())
-	if err := s.store.CompleteRun(r.Context(), param(r, "id"), rv.ID, in.ClaimToken, comp); err != nil {
+	finished, err := s.store.CompleteRun(r.Context(), param(r, "id"), rv.ID, in.ClaimToken, comp)
+	if err != nil {
 		writeError(w, s.log, err)
 		return
 	}
-	s.metrics.finished.WithLabelValues(in.Status).Inc()
+	if finished {
+		s.metrics.finished.WithLabelValues(in.Status).Inc()
+	}
 	writeJSON(w, http.StatusOK, wire.RunAck{})
 }
 

@@ -66,7 +66,7 @@ func (b *bench) storeRuns(ctx context.Context, d time.Duration) (rate, error) {
 			if _, _, err := b.st.AppendEvents(ctx, cl.RunID, rv.ID, cl.Token, lease, events); err != nil {
 				return err
 			}
-			if err := b.st.CompleteRun(ctx, cl.RunID, rv.ID, cl.Token, store.Completion{Status: app.RunSucceeded,
+			if _, err := b.st.CompleteRun(ctx, cl.RunID, rv.ID, cl.Token, store.Completion{Status: app.RunSucceeded,
 				FinalMessage: "done", Usage: usage, Artifact: &app.Artifact{Diff: noopDiff(cl.Operation.Code), Files: 1, Insertions: 1,
 					Branch: cl.Operation.Branch, BaseBranch: "main", HeadCommit: noopHead}}); err != nil {
 				return err
