@@ -1,6 +1,7 @@
 package rover
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -29,8 +30,12 @@ const maxBufferBytes = 32 << 20
 // eventQueue holds a run's events from the pilot until the server has them.
 // It is bounded in count and in bytes: when full it drops the oldest unsent events in dropOrder
 // and counts them in one status event {"dropped":N}, which takes the place
-// (and the sequence number) of the first event it stands for. The run's
-// completion is not an event and never passes through here.
+// (and the sequence number) of the first event it stands for. The count
+// bounds the events not in flight: the batch being sent cannot be dropped,
+// and counting it would leave, while the server is away and every retry
+// takes the whole buffer, nothing to drop but the newest event, usage or
+// error as it may be. A marker is never dropped, so no count is lost. The
+// run's completion is not an event and never passes through here.
 type eventQueue struct {
 	mu         sync.Mutex
 	limit      int
@@ -60,7 +65,7 @@ func (q *eventQueue) add(typ string, data json.RawMessage, at time.Time) {
 	q.seq++
 	q.buf = append(q.buf, wire.Event{Seq: q.seq, Type: typ, Data: data, At: at})
 	q.bytes += len(data)
-	for (len(q.buf) > q.limit || q.bytes > q.limitBytes) && q.dropOne() {
+	for (len(q.buf)-q.inflight > q.limit || q.bytes > q.limitBytes) && q.dropOne() {
 	}
 	if len(q.buf)-q.inflight >= batchSize {
 		select {
@@ -71,7 +76,7 @@ func (q *eventQueue) add(typ string, data json.RawMessage, at time.Time) {
 }
 
 // dropOne drops the first victim in dropOrder; false when every event left
-// is in flight or the marker itself.
+// is in flight or a marker.
 func (q *eventQueue) dropOne() bool {
 	i := q.victim()
 	if i < 0 {
@@ -99,12 +104,18 @@ func (q *eventQueue) dropOne() bool {
 func (q *eventQueue) victim() int {
 	for _, types := range dropOrder {
 		for i := q.inflight; i < len(q.buf); i++ {
-			if i != q.marker && slices.Contains(types, q.buf[i].Type) {
+			if i != q.marker && slices.Contains(types, q.buf[i].Type) && !isMarker(q.buf[i]) {
 				return i
 			}
 		}
 	}
 	return -1
+}
+
+// isMarker reports whether e counts dropped events: the current marker, or
+// one that went in flight, came back unsent and was left behind by a newer.
+func isMarker(e wire.Event) bool {
+	return e.Type == wire.EventStatus && bytes.HasPrefix(e.Data, []byte(`{"dropped":`))
 }
 
 func droppedData(n int64) json.RawMessage {

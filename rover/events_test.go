@@ -96,10 +96,63 @@ func TestQueueNeverTouchesEventsInFlight(t *testing.T) {
 		t.Fatalf("in flight = %v", seqs(inflight))
 	}
 	rest := q.take(100, maxBatchBytes)
-	// Of seq 3-7, queued behind the flight, 3-6 were dropped: the marker
-	// sits at the first one's seq.
-	if len(rest) != 2 || rest[0].Seq != 3 || rest[0].Type != wire.EventStatus || markerCount(t, rest[0]) != 4 || rest[1].Seq != 7 {
-		t.Errorf("after the flight: %v %v, want marker at seq 3 counting 4, then seq 7", seqs(rest), types(rest))
+	// Of seq 3-7, queued behind the flight (which does not count against
+	// the limit of 4: it cannot be dropped), 3 and 4 were dropped: the
+	// marker sits at the first one's seq.
+	if len(rest) != 4 || rest[0].Seq != 3 || rest[0].Type != wire.EventStatus || markerCount(t, rest[0]) != 2 || rest[1].Seq != 5 || rest[3].Seq != 7 {
+		t.Errorf("after the flight: %v %v, want marker at seq 3 counting 2, then seq 5-7", seqs(rest), types(rest))
+	}
+}
+
+// While the server is away every retry takes the whole buffer in flight;
+// what the pilot emits meanwhile is dropped by its own order, text first,
+// and a usage event behind a flight of text is kept.
+func TestQueueKeepsUsageBehindAFlightOfText(t *testing.T) {
+	t.Parallel()
+	q := newEventQueue(3)
+	addN(q, wire.EventText, 3)
+	q.take(100, maxBatchBytes) // all three in flight
+	addN(q, wire.EventText, 5)
+	q.add(wire.EventUsage, json.RawMessage(`{"input_tokens":1}`), time.Now())
+	addN(q, wire.EventText, 5)
+	q.unsent()
+	all := q.take(100, maxBatchBytes)
+	got := types(all)
+	if got[wire.EventUsage] != 1 || len(all) != 6 {
+		t.Fatalf("queue = %v %v, want the flight of 3, then 3 more with the usage kept", seqs(all), got)
+	}
+	var counted int64
+	for _, e := range all {
+		if e.Type == wire.EventStatus {
+			counted += markerCount(t, e)
+		}
+	}
+	if counted != 9 || q.droppedTotal() != 9 {
+		t.Errorf("markers count %d, total %d; want the 9 texts dropped", counted, q.droppedTotal())
+	}
+}
+
+// A marker that went in flight and came back unsent is left behind by a
+// newer one; it is never dropped itself, so every drop stays counted.
+func TestQueueNeverDropsAMarker(t *testing.T) {
+	t.Parallel()
+	q := newEventQueue(3)
+	addN(q, wire.EventText, 4) // marker(1) counting 2, seq 3, 4
+	q.take(100, maxBatchBytes)
+	q.unsent()
+	addN(q, wire.EventUsage, 3) // the texts go, then usage: the markers stay
+	all := q.take(100, maxBatchBytes)
+	var counted int64
+	markers := 0
+	for _, e := range all {
+		if e.Type == wire.EventStatus {
+			counted += markerCount(t, e)
+			markers++
+		}
+	}
+	if markers != 2 || counted != q.droppedTotal() {
+		t.Errorf("queue %v %v: %d markers counting %d, dropped %d; want both markers, counting every drop",
+			seqs(all), types(all), markers, counted, q.droppedTotal())
 	}
 }
 

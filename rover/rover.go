@@ -76,7 +76,7 @@ type Config struct {
 	// a batch of 100 goes at once).
 	FlushInterval time.Duration
 	// EventBuffer bounds the events a run holds while the server is
-	// unreachable (default 5000).
+	// unreachable, beyond the batch being sent (default 5000).
 	EventBuffer int
 }
 
