@@ -313,6 +313,8 @@ type OperationPatch struct {
 	// Once, when set, is the key of the request that asks: the patch is
 	// applied once per key, and the same key again changes nothing.
 	Once string
+	// retry (Retry) refuses, with the key recorded, when a run is active.
+	retry bool
 }
 
 // UpdateOperation applies a patch. Assigning to a pilot queues a run;
@@ -320,6 +322,7 @@ type OperationPatch struct {
 // run; moving to queued with a pilot assigned and no active run queues one.
 func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p OperationPatch) (app.Operation, error) {
 	var id string
+	var refused error
 	err := s.tx(ctx, func(tx querier) error {
 		op, err := lockOperation(ctx, tx, fleetID, idOrCode)
 		if err != nil {
@@ -367,6 +370,13 @@ func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p
 		active, err := activeRun(ctx, tx, op.ID)
 		if err != nil {
 			return err
+		}
+		if p.retry && active != nil {
+			// Committed with the key: the request's answer was that the
+			// run was under way, and a second attempt must not decide
+			// again once it is over.
+			refused = app.Errorf(app.EConflict, "%s already has an active run", op.Code)
+			return nil
 		}
 		var pilot *app.Pilot
 		if p.Assign {
@@ -417,7 +427,11 @@ func (s *Store) UpdateOperation(ctx context.Context, fleetID, idOrCode string, p
 	if err != nil {
 		return app.Operation{}, err
 	}
-	return s.FindOperation(ctx, fleetID, id)
+	op, err := s.FindOperation(ctx, fleetID, id)
+	if err == nil && refused != nil {
+		return op, refused
+	}
+	return op, err
 }
 
 func (s *Store) applyStatus(ctx context.Context, tx querier, op *app.Operation, status string, active *activeRunRow, pilot *app.Pilot) error {
@@ -499,15 +513,13 @@ func (s *Store) Retry(ctx context.Context, fleetID, idOrCode, once string) (app.
 		return op, err
 	}
 	if once != "" {
-		applied, err := s.RequestApplied(ctx, fleetID, once)
-		if err != nil || applied {
-			return op, err
-		}
+		// Decided in one transaction, the refusal recorded with the key.
+		return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st, Once: once, retry: true})
 	}
 	if op.Status == app.StatusQueued || op.Status == app.StatusRunning {
 		return op, app.Errorf(app.EConflict, "%s already has an active run", op.Code)
 	}
-	return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st, Once: once})
+	return s.UpdateOperation(ctx, fleetID, op.ID, OperationPatch{Status: &st})
 }
 
 // MessageInput is one conversation message.
@@ -520,6 +532,10 @@ type MessageInput struct {
 	// stored (and its follow-up run queued) once per key, and the same key
 	// again answers with the message stored then.
 	Once string
+	// Restart queues a fresh run, in the same transaction, when the message
+	// starts no follow-up and the operation is in backlog or canceled with
+	// a pilot and no active run: a message that asks for work again.
+	Restart bool
 }
 
 // CreateMessage adds a message to an operation's conversation. On an
@@ -570,7 +586,10 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 			return err
 		}
 		if pilot == nil {
-			return nil
+			if !in.Restart || (op.Status != app.StatusBacklog && op.Status != app.StatusCanceled) {
+				return nil
+			}
+			return restart(ctx, tx, fleetID, op)
 		}
 		// A session to resume holds the conversation; without one (an exec
 		// pilot, a run that failed before its pilot began) the prompt is
@@ -593,6 +612,34 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 		return emit(ctx, tx, fleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
 	})
 	return msg, followUp, err
+}
+
+// restart queues a fresh run of an operation with a pilot and no active
+// run, with the whole conversation in its prompt; with no pilot, or a run
+// already active, it does nothing.
+func restart(ctx context.Context, tx querier, fleetID string, op app.Operation) error {
+	active, err := activeRun(ctx, tx, op.ID)
+	if err != nil || active != nil {
+		return err
+	}
+	pilot, err := dispatchPilot(ctx, tx, fleetID, op.AssigneeType, op.AssigneeID)
+	if app.IsCode(err, app.ENotFound) || app.IsCode(err, app.EInvalid) {
+		return nil // the message stays; nothing to run it
+	}
+	if err != nil || pilot == nil {
+		return err
+	}
+	msgs, err := conversation(ctx, tx, fleetID, op.ID)
+	if err != nil {
+		return err
+	}
+	if err := createRun(ctx, tx, fleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, msgs), false, ""); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, op.ID, app.StatusQueued); err != nil {
+		return err
+	}
+	return emit(ctx, tx, fleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
 }
 
 // followUpPilot returns the pilot (locked against deletion) and session a

@@ -127,6 +127,30 @@ func TestRequestKeysApplyOnce(t *testing.T) {
 	if err != nil || op2.ID == op.ID || op2.FleetID != other.ID {
 		t.Fatalf("the key in another fleet: %+v, %v; want an operation of its own", op2, err)
 	}
+	// A retry refused because a run is active records that answer: the same
+	// key after the run is over still does nothing.
+	if _, err := s.Retry(ctx, fleet, op.ID, "test:while-active"); !app.IsCode(err, app.EConflict) {
+		t.Fatalf("a retry while the follow-up is active: %v, want a conflict", err)
+	}
+	if _, err := s.UpdateOperation(ctx, fleet, op.ID, OperationPatch{Status: &canceled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Retry(ctx, fleet, op.ID, "test:while-active"); err != nil || runs(op.ID) != 4 {
+		t.Fatalf("the refused retry again: %v, %d runs; want nothing done", err, runs(op.ID))
+	}
+	// A message that restarts a canceled operation does so in its own
+	// transaction, once: sent again after that run is canceled, nothing.
+	restart := MessageInput{AuthorType: "github", AuthorID: "ada", Body: "try again", Once: "test:restart", Restart: true}
+	if _, followUp, err := s.CreateMessage(ctx, fleet, op.ID, restart); err != nil || followUp || runs(op.ID) != 5 {
+		t.Fatalf("a restarting message: %v, follow-up %v, %d runs; want a fresh run (5)", err, followUp, runs(op.ID))
+	}
+	if _, err := s.UpdateOperation(ctx, fleet, op.ID, OperationPatch{Status: &canceled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateMessage(ctx, fleet, op.ID, restart); err != nil || runs(op.ID) != 5 {
+		t.Fatalf("the restarting message again: %v, %d runs; want nothing done", err, runs(op.ID))
+	}
+
 	// Keys go with finished jobs of their age: a week later the key is new.
 	if _, err := s.pool.Exec(ctx, `UPDATE requests SET created_at = now() - interval '8 days' WHERE key = 'test:retry'`); err != nil {
 		t.Fatal(err)

@@ -203,17 +203,11 @@ func (a *App) runCommand(ctx context.Context, c *installation, gi *store.GitHubI
 	if _, _, err := c.rest.Reactions.CreateIssueCommentReaction(ctx, ref.owner(), ref.name(), commentID, "eyes"); err != nil && status(err) != 404 {
 		return "", fmt.Errorf("react to comment %d: %w", commentID, err)
 	}
-	_, followUp, err := a.store.CreateMessage(ctx, gi.FleetID, op.ID, store.MessageInput{
-		AuthorType: "github", AuthorID: sender, AuthorName: "@" + sender, Body: body, Once: ref.once("message")})
-	if err != nil {
-		return "", err
-	}
-	if !followUp && (op.Status == app.StatusBacklog || op.Status == app.StatusCanceled) {
-		if _, err := a.store.Retry(ctx, gi.FleetID, op.ID, ref.once("run")); err != nil && !app.IsCode(err, app.EConflict) && !app.IsCode(err, app.EInvalid) {
-			a.log.Warn("github: run again after a message", "operation", op.Code, "err", err)
-		}
-	}
-	return "", nil
+	// The fresh run is queued in the message's transaction, under its key:
+	// a second attempt finds both done, whatever the operation did since.
+	_, _, err := a.store.CreateMessage(ctx, gi.FleetID, op.ID, store.MessageInput{
+		AuthorType: "github", AuthorID: sender, AuthorName: "@" + sender, Body: body, Once: ref.once("message"), Restart: true})
+	return "", err
 }
 
 // unlinkedIssue answers a command on an issue that is not an operation:

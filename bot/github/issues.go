@@ -200,13 +200,13 @@ func (a *App) dispatch(ctx context.Context, gi *store.GitHubIssue, mission app.M
 	if err != nil {
 		return err
 	}
-	if op.Status == app.StatusQueued || op.Status == app.StatusRunning {
-		return nil // already on it
-	}
-	if op.AssigneeType != "pilot" || op.AssigneeID == nil || *op.AssigneeID != pilot.ID {
+	active := op.Status == app.StatusQueued || op.Status == app.StatusRunning
+	if !active && (op.AssigneeType != "pilot" || op.AssigneeID == nil || *op.AssigneeID != pilot.ID) {
 		_, err = a.store.UpdateOperation(ctx, gi.FleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &pilot.ID, Once: once})
 		return err
 	}
+	// Already on it (a run active) is an answer too, recorded with the key
+	// by Retry: a second attempt after that run must not start another.
 	_, err = a.store.Retry(ctx, gi.FleetID, op.ID, once)
 	if app.IsCode(err, app.EConflict) {
 		return nil
