@@ -191,7 +191,7 @@ func (b *Bot) runCommand(ctx context.Context, j store.Job) error {
 	case command.Retry:
 		done, err = b.retry(ctx, fleetID, cmd.Code, j.Key)
 	case command.Assign:
-		done, err = b.assign(ctx, fleetID, cmd.Code, cmd.Pilot)
+		done, err = b.assign(ctx, fleetID, cmd.Code, cmd.Pilot, j.Key)
 	}
 	if err != nil {
 		return b.tell(ctx, sc.ResponseURL, err)
@@ -327,7 +327,7 @@ func (b *Bot) retry(ctx context.Context, fleetID, code, job string) (string, err
 	return fmt.Sprintf("Queued %s again.", op.Code), nil
 }
 
-func (b *Bot) assign(ctx context.Context, fleetID, code, pilot string) (string, error) {
+func (b *Bot) assign(ctx context.Context, fleetID, code, pilot, job string) (string, error) {
 	op, err := b.operation(ctx, fleetID, code)
 	if err != nil {
 		return "", err
@@ -336,7 +336,8 @@ func (b *Bot) assign(ctx context.Context, fleetID, code, pilot string) (string, 
 	if err != nil {
 		return "", notFound(err, "pilot %s not found", pilot)
 	}
-	op, err = b.store.UpdateOperation(ctx, fleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &p.ID})
+	op, err = b.store.UpdateOperation(ctx, fleetID, op.ID, store.OperationPatch{Assign: true, AssigneeType: "pilot", AssigneeID: &p.ID,
+		Once: "slack:" + job + ":run"})
 	if err != nil {
 		return "", err
 	}

@@ -258,7 +258,9 @@ func (b *Bot) start(ctx context.Context, s startRequest) (app.Operation, error) 
 		op, err = b.store.FindOperationBySlackMessage(ctx, s.FleetID, t.Channel, t.TS)
 		if app.IsCode(err, app.ENotFound) {
 			in := store.OperationInput{MissionID: m.ID, Title: s.Command.Title, Body: s.Command.Body,
-				SlackChannel: t.Channel, SlackTS: t.TS, CreatedBy: who.UserID}
+				SlackChannel: t.Channel, SlackTS: t.TS, CreatedBy: who.UserID,
+				// Two attempts at once (a job whose lock lapsed) make one.
+				Once: "slack:" + s.Key + ":run"}
 			if p != nil {
 				in.AssigneeType, in.AssigneeID = "pilot", &p.ID
 			}

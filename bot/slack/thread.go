@@ -202,7 +202,13 @@ func (b *Bot) mirror(ctx context.Context, fleetID, opID string) error {
 		return nil // started from Slack: it has its message
 	}
 	m, err := b.store.FindMission(ctx, fleetID, op.MissionID)
-	if err != nil || m.SlackChannel == "" {
+	if app.IsCode(err, app.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err // retried: a blip must not lose the channel's message
+	}
+	if m.SlackChannel == "" {
 		return nil
 	}
 	team, err := b.store.SlackTeamOfFleet(ctx, fleetID)
