@@ -47,7 +47,10 @@ func (a *App) handleDelivery(ctx context.Context, j store.Job) error {
 
 func (a *App) onInstallation(ctx context.Context, e *gh.InstallationEvent) error {
 	in := e.GetInstallation()
-	rec := store.GitHubInstallation{ID: in.GetID(), AccountLogin: in.GetAccount().GetLogin(), AccountType: in.GetAccount().GetType()}
+	// The payload says whether it is suspended: a delivery late or retried
+	// after a suspend must not take the installation for active again.
+	rec := store.GitHubInstallation{ID: in.GetID(), AccountLogin: in.GetAccount().GetLogin(), AccountType: in.GetAccount().GetType(),
+		Suspended: in.SuspendedAt != nil}
 	switch e.GetAction() {
 	case "deleted":
 		return a.store.DeleteGitHubInstallation(ctx, in.GetID())
@@ -66,7 +69,10 @@ func (a *App) onInstallation(ctx context.Context, e *gh.InstallationEvent) error
 
 func (a *App) onInstallationRepositories(ctx context.Context, e *gh.InstallationRepositoriesEvent) error {
 	in := e.GetInstallation()
-	rec := store.GitHubInstallation{ID: in.GetID(), AccountLogin: in.GetAccount().GetLogin(), AccountType: in.GetAccount().GetType()}
+	// The payload says whether it is suspended: a delivery late or retried
+	// after a suspend must not take the installation for active again.
+	rec := store.GitHubInstallation{ID: in.GetID(), AccountLogin: in.GetAccount().GetLogin(), AccountType: in.GetAccount().GetType(),
+		Suspended: in.SuspendedAt != nil}
 	if err := a.store.UpsertGitHubInstallation(ctx, rec); err != nil {
 		return err
 	}

@@ -718,6 +718,19 @@ func TestInstallationEvents(t *testing.T) {
 	if len(list) != 1 || slices.Contains(list[0].Repositories, "Codertocat/Space") {
 		t.Fatalf("installations after removal = %+v", list)
 	}
+	// Suspended, and then a late installation_repositories delivery sent
+	// while it was (its payload says so): still suspended.
+	e.deliver("installation", example(t, "installation", "suspend"))
+	late := example(t, "installation_repositories", "added")
+	late.set("installation.suspended_at", "2024-01-01T00:00:00Z")
+	e.deliver("installation_repositories", late)
+	if in, err := e.st.FindGitHubInstallation(context.Background(), installID); err != nil || !in.Suspended {
+		t.Fatalf("after a delivery sent while suspended: %+v, %v; want it suspended", in, err)
+	}
+	e.deliver("installation", example(t, "installation", "unsuspend"))
+	if in, err := e.st.FindGitHubInstallation(context.Background(), installID); err != nil || in.Suspended {
+		t.Fatalf("after unsuspend: %+v, %v", in, err)
+	}
 	deleted := example(t, "installation", "deleted")
 	e.deliver("installation", deleted)
 	e.admin.Call("GET", "/api/github/installations?fleet="+e.fleet, nil, 200, &list)
