@@ -850,8 +850,9 @@ func TestConcurrentEnrollmentsAndRemovalsKeepEveryRegistration(t *testing.T) {
 
 func TestPilotEnvDropsRoverSecrets(t *testing.T) {
 	t.Parallel()
-	got := pilotEnv([]string{"PATH=/bin", "UFO_ROVER_TOKEN=t", "UFO_ENROLLMENT_CODE=c", "UFO_SERVER=http://x", "CLAUDE_CONFIG_DIR=/c", "ANTHROPIC_API_KEY=k"})
-	want := []string{"PATH=/bin", "UFO_SERVER=http://x", "CLAUDE_CONFIG_DIR=/c", "ANTHROPIC_API_KEY=k"}
+	got := pilotEnv([]string{"PATH=/bin", "UFO_ROVER_TOKEN=t", "UFO_ENROLLMENT_CODE=c", "UFO_SERVER=http://x", "CLAUDE_CONFIG_DIR=/c",
+		"ANTHROPIC_API_KEY=k", "UFO_GITHUB_PRIVATE_KEY=-----BEGIN", "UFO_SLACK_SIGNING_SECRET=s", "DATABASE_URL=postgres://u:p@h/db", "PGHOST=/run"})
+	want := []string{"PATH=/bin", "CLAUDE_CONFIG_DIR=/c", "ANTHROPIC_API_KEY=k", "PGHOST=/run"}
 	if !slices.Equal(got, want) {
 		t.Errorf("pilotEnv = %q, want %q", got, want)
 	}

@@ -238,13 +238,16 @@ func (s *session) pilotSpec(workDir string) pilot.Spec {
 	}
 }
 
-// pilotEnv is the rover's environment minus the rover's own secrets.
+// pilotEnv is the rover's environment minus UFO's own configuration: the
+// rover's token and enrollment code, and, for a rover inside `ufo up` or
+// beside a server, the server's (UFO_GITHUB_PRIVATE_KEY, the Slack
+// secrets, DATABASE_URL). A pilot runs code from the repository it works
+// on; none of that is its business.
 func pilotEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "UFO_ROVER_TOKEN", "UFO_ENROLLMENT_CODE":
+		if strings.HasPrefix(name, "UFO_") || name == "DATABASE_URL" {
 			continue
 		}
 		out = append(out, kv)

@@ -3,6 +3,7 @@ package pilot
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -23,14 +24,26 @@ type redactor struct {
 }
 
 // newRedactor redacts the given values and the values of environment
-// variables whose names contain TOKEN, KEY, SECRET or PASSWORD.
+// variables whose names contain TOKEN, KEY, SECRET or PASSWORD, each line
+// of a secret of several lines too (a PEM key printed line by line reaches
+// the events one line at a time), and the password of any variable that
+// holds a URL with one (HTTPS_PROXY=http://user:password@host).
 func newRedactor(values []string, env []string) redactor {
 	seen := map[string]bool{}
 	var secrets []string
 	add := func(v string) {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			secrets = append(secrets, v)
+		if v == "" || seen[v] {
+			return
+		}
+		seen[v] = true
+		secrets = append(secrets, v)
+		if strings.Contains(v, "\n") {
+			for _, line := range strings.Split(v, "\n") {
+				if line = strings.TrimSpace(line); len(line) >= minEnvSecret && !seen[line] {
+					seen[line] = true
+					secrets = append(secrets, line)
+				}
+			}
 		}
 	}
 	for _, v := range values {
@@ -38,8 +51,16 @@ func newRedactor(values []string, env []string) redactor {
 	}
 	for _, kv := range env {
 		name, v, ok := strings.Cut(kv, "=")
-		if ok && len(v) >= minEnvSecret && secretName(name) {
+		if !ok || len(v) < minEnvSecret {
+			continue
+		}
+		if secretName(name) {
 			add(v)
+		}
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && len(pw) >= minEnvSecret {
+				add(pw)
+			}
 		}
 	}
 	if len(secrets) == 0 {

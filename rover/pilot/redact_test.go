@@ -38,6 +38,26 @@ func TestRedactorSecrets(t *testing.T) {
 	}
 }
 
+// A secret of several lines is redacted line by line too (a PEM key the
+// pilot prints arrives one line an event), and a URL's password wherever
+// it appears.
+func TestRedactorLinesAndURLPasswords(t *testing.T) {
+	t.Parallel()
+	pem := "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1y2z3\nQk9wX4aBcDeF\n-----END RSA PRIVATE KEY-----\n"
+	r := newRedactor(nil, []string{"APP_PRIVATE_KEY=" + pem, "HTTPS_PROXY=http://rover:pr0xy-pass@proxy:3128", "HOME=/home/rover"})
+	for _, tc := range []struct{ in, want string }{
+		{pem, "[redacted]"},
+		{"MIIEowIBAAKCAQEAx1y2z3", "[redacted]"},
+		{"line: Qk9wX4aBcDeF", "line: [redacted]"},
+		{"proxy password pr0xy-pass", "proxy password [redacted]"},
+		{"/home/rover stays", "/home/rover stays"},
+	} {
+		if got := r.string(tc.in); got != tc.want {
+			t.Errorf("redact %q = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestRedactorLongestFirst(t *testing.T) {
 	t.Parallel()
 	r := newRedactor([]string{"secret", "secret-and-more"}, nil)
