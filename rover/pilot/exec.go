@@ -3,25 +3,35 @@ package pilot
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ufo-run/ufo/rover/wire"
 )
 
 // execCommand runs Settings.Command with /bin/sh in the work dir. The prompt
 // is on stdin and in UFO_PROMPT, next to the operation and the work dir.
+// Linux refuses to start a program with any one environment string over
+// 128 KiB, so a prompt or body longer than maxEnvValue is cut there in its
+// variable (UFO_PROMPT_CUT=1 says so); stdin always has the whole prompt.
 //
 // stderr lines become text events like plain stdout lines: commands write
 // progress and diagnostics there, and only the exit status says whether
 // the turn failed.
 func execCommand(spec Spec, t *turn) *pilotCommand {
 	env := append([]string(nil), effectiveEnv(spec.Env)...)
+	prompt, cut := cutForEnv(spec.Prompt)
+	body, _ := cutForEnv(spec.Operation.Body)
+	title, _ := cutForEnv(spec.Operation.Title)
 	env = append(env,
-		"UFO_PROMPT="+spec.Prompt,
+		"UFO_PROMPT="+prompt,
 		"UFO_OPERATION_CODE="+spec.Operation.Code,
-		"UFO_OPERATION_TITLE="+spec.Operation.Title,
-		"UFO_OPERATION_BODY="+spec.Operation.Body,
+		"UFO_OPERATION_TITLE="+title,
+		"UFO_OPERATION_BODY="+body,
 		"UFO_WORKDIR="+spec.WorkDir,
 	)
+	if cut {
+		env = append(env, "UFO_PROMPT_CUT=1")
+	}
 	return &pilotCommand{
 		path:       "/bin/sh",
 		args:       []string{"-c", spec.Settings.Command},
@@ -30,6 +40,23 @@ func execCommand(spec Spec, t *turn) *pilotCommand {
 		parser:     &execParser{t: t},
 		stderrText: true,
 	}
+}
+
+// maxEnvValue is the most of a prompt or body put in one variable, well
+// under the kernel's 128 KiB for one environment string.
+const maxEnvValue = 100 << 10
+
+// cutForEnv is s cut to maxEnvValue bytes on a character boundary, and
+// whether it was cut.
+func cutForEnv(s string) (string, bool) {
+	if len(s) <= maxEnvValue {
+		return s, false
+	}
+	i := maxEnvValue
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i], true
 }
 
 var eventTypes = map[string]bool{

@@ -2,6 +2,7 @@ package pilot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,6 +59,28 @@ func TestExecEnvAndStdin(t *testing.T) {
 	}
 	if res.FinalMessage != "done" {
 		t.Fatalf("final message = %q, want %q", res.FinalMessage, "done")
+	}
+}
+
+// A prompt longer than the kernel takes in one environment string still
+// starts the pilot: the variable is cut and says so, stdin has it whole.
+func TestExecLongPrompt(t *testing.T) {
+	t.Parallel()
+	spec := execSpec(t, `printf 'env=%s cut=%s stdin=%s\n' "${#UFO_PROMPT}" "$UFO_PROMPT_CUT" "$(wc -c)"`)
+	spec.Prompt = strings.Repeat("é", 150<<10) // 300 KiB
+	spec.Operation.Body = strings.Repeat("b", 200<<10)
+	rec := newRecorder(t)
+	res := Run(context.Background(), spec, rec.emit)
+	if res.Failed {
+		t.Fatalf("run failed: %+v", res)
+	}
+	var env, stdin int
+	var cut string
+	if _, err := fmt.Sscanf(res.FinalMessage, "env=%d cut=%s stdin=%d", &env, &cut, &stdin); err != nil {
+		t.Fatalf("final message %q: %v", res.FinalMessage, err)
+	}
+	if stdin != len(spec.Prompt) || cut != "1" || env == 0 || env >= len(spec.Prompt) {
+		t.Fatalf("%q: want the whole prompt (%d bytes) on stdin, a cut one in UFO_PROMPT", res.FinalMessage, len(spec.Prompt))
 	}
 }
 
