@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/ufo-run/ufo/rover/wire"
 )
@@ -206,6 +208,13 @@ func (w *Work) prepareClone(ctx context.Context) error {
 func (w *Work) fetch(ctx context.Context, mirror string) (bool, error) {
 	if !isRepo(w.Dir) {
 		return false, nil
+	}
+	// No git runs in a work dir between runs: a lock file there is left by
+	// one that died (a rover killed mid-checkout), and would fail every
+	// later run of the operation on this host. (actions/checkout does the
+	// same.)
+	for _, lock := range []string{"index.lock", "shallow.lock", "HEAD.lock"} {
+		os.Remove(filepath.Join(w.Dir, ".git", lock))
 	}
 	origin, err := w.git(ctx, nil, "config", "--get", "remote.origin.url")
 	if err != nil && !isExit(err, 1) {
@@ -433,6 +442,11 @@ func (m *Manager) runSecret(ctx context.Context, dir string, extraEnv []string, 
 // the last lines of stderr, with secret scrubbed out.
 func (m *Manager) runRaw(ctx context.Context, dir string, extraEnv []string, secret string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
+	// Stopped, git is asked first (SIGTERM, on which it removes its lock
+	// files: a SIGKILL would leave index.lock behind and wedge the work
+	// dir), and killed if it has not gone 10 s later.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = dir
 	cmd.Env = append(slices.Clip(m.env), extraEnv...)
 	var stdout, stderr bytes.Buffer
@@ -520,7 +534,10 @@ func authorEnv(name, email string) []string {
 }
 
 // gitEnv is env without the variables that would point git at another
-// repository than the one it runs in, and without a terminal prompt.
+// repository than the one it runs in, without a terminal prompt, and with
+// a transfer that stalls (under 1 kB/s for a minute, a dead proxy) given
+// up rather than holding the run for ever. A limit the rover's own
+// environment sets wins.
 func gitEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
@@ -533,7 +550,14 @@ func gitEnv(env []string) []string {
 		}
 		out = append(out, kv)
 	}
-	return append(out, "GIT_TERMINAL_PROMPT=0")
+	out = append(out, "GIT_TERMINAL_PROMPT=0")
+	for _, kv := range []string{"GIT_HTTP_LOW_SPEED_LIMIT=1000", "GIT_HTTP_LOW_SPEED_TIME=60"} {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(out, func(s string) bool { return strings.HasPrefix(s, name+"=") }) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func isRepo(dir string) bool {

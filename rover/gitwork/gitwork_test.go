@@ -288,8 +288,10 @@ func TestFollowUpReusesRemoteBranch(t *testing.T) {
 		if got := gitT(t, env, w.Dir, "rev-parse", "HEAD"); got != art1.HeadCommit {
 			t.Errorf("%s: follow-up starts at %s, want the pushed branch %s", tc.name, got, art1.HeadCommit)
 		}
-		// Leave uncommitted dirt behind, as a run that lost its lease would.
+		// Leave uncommitted dirt behind, as a run that lost its lease would,
+		// and the lock of a git killed mid-checkout.
 		writeFile(t, filepath.Join(w.Dir, "junk.txt"), "junk\n")
+		writeFile(t, filepath.Join(w.Dir, ".git", "index.lock"), "")
 	}
 
 	w3, err := first.Prepare(ctx, Job{OperationID: "op3", Branch: branch, Repository: r.repository()})
