@@ -42,7 +42,7 @@ func (e *APIError) Error() string {
 func transient(err error) bool {
 	var ae *APIError
 	if !errors.As(err, &ae) {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrRevoked)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrRevoked) && !errors.Is(err, ErrBusy)
 	}
 	return ae.Status >= 500 || ae.Status == http.StatusRequestTimeout || ae.Status == http.StatusTooManyRequests
 }

@@ -28,6 +28,21 @@ type rover struct {
 	log  *slog.Logger
 	conn wire.ConnectResponse
 	git  *gitwork.Manager
+	// unlock releases the rover id's lock (see connect); nil when none is
+	// held.
+	unlock func()
+}
+
+// ErrBusy is the error of a rover another process on this host serves
+// already (ufo up and ufo rover start on one UFO_HOME): two loops of one
+// rover would share its work dirs and mirrors.
+var ErrBusy = errors.New("this rover is served by another process on this host")
+
+func (r *rover) release() {
+	if r.unlock != nil {
+		r.unlock()
+		r.unlock = nil
+	}
 }
 
 func newRover(cfg Config, reg Registration) *rover {
@@ -50,6 +65,7 @@ func (r *rover) newBackoff() *backoff { return newBackoff(r.cfg.RetryMin, r.cfg.
 // run serves the registration until ctx ends (nil) or the server refuses
 // its token (ErrRevoked).
 func (r *rover) run(ctx context.Context) error {
+	defer r.release()
 	bo := r.newBackoff()
 	for {
 		err := r.connect(ctx)
@@ -62,6 +78,9 @@ func (r *rover) run(ctx context.Context) error {
 			return nil
 		case errors.Is(err, ErrRevoked):
 			r.log.Error("the server refused this rover's token: it was revoked or the rover removed; this rover stops (remove it with ufo rover remove, enroll again)", "err", err)
+			return fmt.Errorf("rover %s on %s: %w", r.reg.RoverID, r.reg.Server, err)
+		case errors.Is(err, ErrBusy):
+			r.log.Error("another process on this host serves this rover already; this one leaves it to it", "err", err)
 			return fmt.Errorf("rover %s on %s: %w", r.reg.RoverID, r.reg.Server, err)
 		}
 		d := bo.next()
@@ -91,6 +110,7 @@ func (r *rover) serve(ctx context.Context, bo *backoff) error {
 
 // once connects, claims at most one run within cfg.Wait, and executes it.
 func (r *rover) once(ctx context.Context) (Outcome, error) {
+	defer r.release()
 	bo := r.newBackoff()
 	if err := patiently(ctx, r.log, bo, "server unreachable; retrying", func() error { return r.connect(ctx) }); err != nil {
 		return Outcome{}, err
@@ -141,7 +161,22 @@ func (r *rover) connect(ctx context.Context) error {
 		return fmt.Errorf("connect: rover id: %w", err)
 	}
 	if r.git == nil || resp.RoverID != r.conn.RoverID {
-		r.git = gitwork.New(filepath.Join(r.cfg.Outpost, "rovers", resp.RoverID), r.cfg.Environ)
+		// One process serves a rover: its lock is held for as long as
+		// this loop runs.
+		dir := filepath.Join(r.cfg.Outpost, "rovers")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create outpost: %w", err)
+		}
+		unlock, busy, err := tryLockFile(filepath.Join(dir, resp.RoverID+".lock"))
+		if err != nil {
+			return err
+		}
+		if busy {
+			return fmt.Errorf("%w (%s)", ErrBusy, filepath.Join(dir, resp.RoverID+".lock"))
+		}
+		r.release()
+		r.unlock = unlock
+		r.git = gitwork.New(filepath.Join(dir, resp.RoverID), r.cfg.Environ)
 	}
 	if r.reg.RoverID == "" && r.conn.RoverID == "" {
 		r.log = r.log.With("rover_id", resp.RoverID) // a token-only rover learns its id here

@@ -848,6 +848,38 @@ func TestConcurrentEnrollmentsAndRemovalsKeepEveryRegistration(t *testing.T) {
 	}
 }
 
+// A rover already served on this host (ufo up beside ufo rover start on
+// one UFO_HOME) is left to that process: the second stops with ErrBusy,
+// at once, rather than sharing its work dirs; once the first has stopped,
+// a new one serves it.
+func TestRoverServedOnceOnAHost(t *testing.T) {
+	t.Parallel()
+	f := rovertest.NewServer(t)
+	cfg := testConfig(t, f.URL())
+	cfg.Token = f.AddRover("rv-once")
+	stop := startRun(t, cfg)
+	waitFor(t, 5*time.Second, "the first to connect", func() bool {
+		_, err := os.Stat(filepath.Join(cfg.Outpost, "rovers", "rv-once.lock"))
+		return err == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := Run(ctx, cfg); !errors.Is(err, ErrBusy) || ctx.Err() != nil {
+		t.Fatalf("a second process's rover = %v, want ErrBusy at once", err)
+	}
+	if _, err := Once(ctx, cfg); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a second process's Once = %v, want ErrBusy", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	again := startRun(t, cfg)
+	time.Sleep(300 * time.Millisecond)
+	if err := again(); err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+}
+
 func TestPilotEnvDropsRoverSecrets(t *testing.T) {
 	t.Parallel()
 	got := pilotEnv([]string{"PATH=/bin", "UFO_ROVER_TOKEN=t", "UFO_ENROLLMENT_CODE=c", "UFO_SERVER=http://x", "CLAUDE_CONFIG_DIR=/c",
