@@ -880,6 +880,30 @@ func TestRoverServedOnceOnAHost(t *testing.T) {
 	}
 }
 
+// The sessions file keeps each session's thread usage for the next
+// resume, the last recorded winning, and reads lines without one.
+func TestSessionsFileKeepsThreadUsage(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "op")
+	if err := os.WriteFile(sessionsFile(dir), []byte("old-session\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*wire.Usage{nil, {InputTokens: 600, OutputTokens: 120}, {InputTokens: 800, OutputTokens: 160}} {
+		if err := recordSession(dir, "thread-1", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !madeHere(dir, "old-session") || !madeHere(dir, "thread-1") || madeHere(dir, "thread-2") {
+		t.Error("madeHere does not read the file's sessions")
+	}
+	if u := threadUsage(dir, "thread-1"); u == nil || u.InputTokens != 800 || u.OutputTokens != 160 {
+		t.Errorf("thread usage = %+v, want the last recorded", u)
+	}
+	if u := threadUsage(dir, "old-session"); u != nil {
+		t.Errorf("a session without usage: %+v", u)
+	}
+}
+
 func TestPilotEnvDropsRoverSecrets(t *testing.T) {
 	t.Parallel()
 	got := pilotEnv([]string{"PATH=/bin", "UFO_ROVER_TOKEN=t", "UFO_ENROLLMENT_CODE=c", "UFO_SERVER=http://x", "CLAUDE_CONFIG_DIR=/c",

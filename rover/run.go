@@ -2,11 +2,11 @@ package rover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,9 +167,12 @@ func (s *session) fly(ctx, pilotCtx context.Context) wire.Completion {
 		s.emitStatus("session " + spec.SessionID + " is not on this rover: starting a fresh session with the whole conversation")
 		spec.SessionID, spec.Prompt = "", cl.FreshPrompt
 	}
+	if spec.SessionID != "" {
+		spec.ThreadUsage = threadUsage(work.Dir, spec.SessionID)
+	}
 	res := s.r.cfg.RunPilot(pilotCtx, spec, s.emit)
 	if res.SessionID != "" {
-		if err := recordSession(work.Dir, res.SessionID); err != nil {
+		if err := recordSession(work.Dir, res.SessionID, res.ThreadUsage); err != nil {
 			s.log.Warn("cannot record the pilot's session: a follow-up here will start afresh", "err", err)
 		}
 	}
@@ -515,26 +518,69 @@ func (s *session) complete(ctx context.Context, comp wire.Completion) bool {
 }
 
 // The sessions a pilot made in an operation's work dir on this rover are
-// listed in a file beside it, one id a line: a follow-up resumes its
-// session only where it was made (claude --resume needs the same cwd and
-// config, codex its CODEX_HOME).
+// listed in a file beside it, one id a line, with (after a tab) the usage
+// summed over the session's thread where the pilot reports that (codex):
+// a follow-up resumes its session only where it was made (claude --resume
+// needs the same cwd and config, codex its CODEX_HOME), and its own usage
+// is what it adds to the thread's.
 func sessionsFile(workDir string) string { return workDir + ".sessions" }
+
+// sessionLines calls f with each recorded session and its usage, oldest
+// first.
+func sessionLines(workDir string, f func(session string, usage *wire.Usage)) {
+	b, err := os.ReadFile(sessionsFile(workDir))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		id, raw, _ := strings.Cut(line, "\t")
+		if id == "" {
+			continue
+		}
+		var u *wire.Usage
+		if raw != "" && json.Unmarshal([]byte(raw), &u) != nil {
+			u = nil
+		}
+		f(id, u)
+	}
+}
 
 // madeHere reports whether session was made in workDir on this rover.
 func madeHere(workDir, session string) bool {
-	b, err := os.ReadFile(sessionsFile(workDir))
-	return err == nil && slices.Contains(strings.Split(string(b), "\n"), session)
+	found := false
+	sessionLines(workDir, func(id string, _ *wire.Usage) { found = found || id == session })
+	return found
 }
 
-// recordSession adds session to workDir's list.
-func recordSession(workDir, session string) error {
-	if madeHere(workDir, session) {
+// threadUsage is the last usage recorded for session in workDir, if any.
+func threadUsage(workDir, session string) *wire.Usage {
+	var last *wire.Usage
+	sessionLines(workDir, func(id string, u *wire.Usage) {
+		if id == session && u != nil {
+			last = u
+		}
+	})
+	return last
+}
+
+// recordSession adds session, with its thread's usage when known, to
+// workDir's list.
+func recordSession(workDir, session string, usage *wire.Usage) error {
+	if usage == nil && madeHere(workDir, session) {
 		return nil
+	}
+	line := session
+	if usage != nil {
+		b, err := json.Marshal(usage)
+		if err != nil {
+			return err
+		}
+		line += "\t" + string(b)
 	}
 	f, err := os.OpenFile(sessionsFile(workDir), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(session + "\n")
+	_, err = f.WriteString(line + "\n")
 	return errors.Join(err, f.Close())
 }

@@ -130,7 +130,7 @@ func TestCodexCLI(t *testing.T) {
 		t.Fatalf("%s = %q, %v; want %q", liveScript.File, b, err, liveScript.Content)
 	}
 
-	spec.SessionID, spec.Prompt = res.SessionID, secondPrompt
+	spec.SessionID, spec.Prompt, spec.ThreadUsage = res.SessionID, secondPrompt, res.ThreadUsage
 	rec2, res2 := liveRun(t, spec, "codex-resume.jsonl")
 	checkCodexResume(t, rec2, res2, res)
 	reqs := srv.ModelRequests("/v1/responses")

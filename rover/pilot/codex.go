@@ -33,7 +33,7 @@ func codexCommand(spec Spec, t *turn) *pilotCommand {
 		args:   args,
 		env:    effectiveEnv(spec.Env),
 		stdin:  spec.Prompt,
-		parser: &codexParser{t: t, open: map[string]bool{}},
+		parser: &codexParser{t: t, open: map[string]bool{}, prior: spec.ThreadUsage},
 	}
 }
 
@@ -43,6 +43,9 @@ type codexParser struct {
 	// open holds the items whose tool_use was emitted and whose
 	// tool_result was not yet.
 	open map[string]bool
+	// prior is the thread's usage before this run (Spec.ThreadUsage):
+	// turn.completed reports the thread's, summed.
+	prior *wire.Usage
 	// lastErr is the last error message emitted, so that turn.failed does
 	// not repeat the error that caused it.
 	lastErr string
@@ -75,11 +78,11 @@ func (p *codexParser) line(b []byte) {
 	case "turn.completed":
 		p.pendingErr = ""
 		u := o.obj("usage")
-		p.t.setUsage(wire.Usage{
+		p.t.setThreadUsage(wire.Usage{
 			InputTokens:     u.int("input_tokens"),
 			OutputTokens:    u.int("output_tokens"),
 			CacheReadTokens: u.int("cached_input_tokens"),
-		})
+		}, p.prior)
 	case "turn.failed":
 		msg := o.obj("error").str("message")
 		if msg == "" {

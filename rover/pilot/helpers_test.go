@@ -79,6 +79,12 @@ func (r *recorder) types() []string {
 // parseFile feeds a recorded stdout transcript to a fresh parser of kind,
 // the way Run does, and returns what it learned.
 func parseFile(t *testing.T, kind, name string) (*recorder, *turn) {
+	return parseFileAfter(t, kind, name, nil)
+}
+
+// parseFileAfter is parseFile for a resumed session whose thread had
+// reported prior (Spec.ThreadUsage).
+func parseFileAfter(t *testing.T, kind, name string, prior *wire.Usage) (*recorder, *turn) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -87,6 +93,9 @@ func parseFile(t *testing.T, kind, name string) (*recorder, *turn) {
 	rec := newRecorder(t)
 	tu := &turn{emit: (&sink{to: rec.emit}).emit}
 	p := newParser(kind, tu)
+	if cp, ok := p.(*codexParser); ok {
+		cp.prior = prior
+	}
 	readLines(bytes.NewReader(b), &activity{}, p.line)
 	p.end()
 	return rec, tu

@@ -88,6 +88,19 @@ func (t *turn) status(msg string) {
 	t.emit(wire.EventStatus, map[string]string{"message": msg})
 }
 
+// setThreadUsage records usage summed over the thread (codex): the run's
+// own is what it adds to prior, the thread's before the run.
+func (t *turn) setThreadUsage(u wire.Usage, prior *wire.Usage) {
+	thread := u
+	t.threadUsage = &thread
+	if prior != nil {
+		u.InputTokens = max(u.InputTokens-prior.InputTokens, 0)
+		u.OutputTokens = max(u.OutputTokens-prior.OutputTokens, 0)
+		u.CacheReadTokens = max(u.CacheReadTokens-prior.CacheReadTokens, 0)
+	}
+	t.setUsage(u)
+}
+
 func (t *turn) setUsage(u wire.Usage) {
 	t.usage = &u
 	t.emit(wire.EventUsage, u)

@@ -44,7 +44,11 @@ type Spec struct {
 	Settings  wire.PilotSettings // model, command, extra args, timeout
 	Prompt    string
 	SessionID string // resume this session when set (follow-up run)
-	WorkDir   string
+	// ThreadUsage is, for a session resumed, the usage its pilot last
+	// reported for it (Result.ThreadUsage): codex reports usage summed
+	// over its thread, and the run's own is what it adds to that.
+	ThreadUsage *wire.Usage
+	WorkDir     string
 	// Env is the full environment of the pilot process (the rover's own
 	// environment minus its secrets, plus what the run needs). Nil means
 	// the rover's own environment.
@@ -79,6 +83,9 @@ type Result struct {
 	// Usage is the last usage the pilot reported: claude reports the
 	// invocation's total, codex the thread's running total.
 	Usage *wire.Usage
+	// ThreadUsage is the usage summed over the session's whole thread,
+	// where the pilot reports it so (codex), for the next resume's Spec.
+	ThreadUsage *wire.Usage
 	// Failed is set when the turn did not succeed; Reason is a short machine
 	// word (exit_status, model_error, timeout, canceled, start_failed) and
 	// Message the human text.
@@ -105,7 +112,7 @@ func Run(ctx context.Context, spec Spec, emit Emit) Result {
 		return red.result(Result{Failed: true, Reason: ReasonStartFailed, Message: o.startErr.Error()})
 	}
 	cmd.parser.end()
-	res := Result{SessionID: t.sessionID, FinalMessage: t.final, Usage: t.usage}
+	res := Result{SessionID: t.sessionID, FinalMessage: t.final, Usage: t.usage, ThreadUsage: t.threadUsage}
 	fail := func(reason, msg string) {
 		res.Failed, res.Reason, res.Message = true, reason, msg
 	}
@@ -144,6 +151,8 @@ type turn struct {
 	sessionID string
 	final     string
 	usage     *wire.Usage
+	// threadUsage is the thread's summed usage, where the pilot reports that.
+	threadUsage *wire.Usage
 	// modelError is set when the CLI reported that the model call failed.
 	modelError string
 }

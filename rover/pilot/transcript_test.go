@@ -26,7 +26,7 @@ func TestCodexTranscripts(t *testing.T) {
 	rec, tu := parseFile(t, KindCodex, "codex-run.jsonl")
 	first := tu.result()
 	checkCodexRun(t, rec, first)
-	rec2, tu2 := parseFile(t, KindCodex, "codex-resume.jsonl")
+	rec2, tu2 := parseFileAfter(t, KindCodex, "codex-resume.jsonl", first.ThreadUsage)
 	checkCodexResume(t, rec2, tu2.result(), first)
 	rec3, tu3 := parseFile(t, KindCodex, "codex-error.jsonl")
 	checkModelError(t, rec3, tu3.result(), "503")
@@ -37,7 +37,7 @@ func TestCodexTranscripts(t *testing.T) {
 // result is the Result a parser's findings make for a process that exited
 // 0, for the transcript tests.
 func (t *turn) result() Result {
-	res := Result{SessionID: t.sessionID, FinalMessage: t.final, Usage: t.usage}
+	res := Result{SessionID: t.sessionID, FinalMessage: t.final, Usage: t.usage, ThreadUsage: t.threadUsage}
 	if t.modelError != "" {
 		res.Failed, res.Reason, res.Message = true, ReasonModelError, t.modelError
 	}
@@ -163,9 +163,17 @@ func checkCodexResume(t *testing.T, rec *recorder, res, first Result) {
 	if res.FinalMessage != liveScript.FollowUp {
 		t.Errorf("final message = %q, want %q", res.FinalMessage, liveScript.FollowUp)
 	}
-	// codex reports usage summed over the thread; it is passed on as such.
-	if res.Usage == nil || first.Usage == nil || res.Usage.InputTokens <= first.Usage.InputTokens {
-		t.Errorf("resumed usage %+v should include the first turn's %+v", res.Usage, first.Usage)
+	// codex reports usage summed over the thread: the run's own is what
+	// the resumed turn added to the first's.
+	if res.ThreadUsage == nil || first.ThreadUsage == nil || res.ThreadUsage.InputTokens <= first.ThreadUsage.InputTokens {
+		t.Fatalf("resumed thread usage %+v should include the first turn's %+v", res.ThreadUsage, first.ThreadUsage)
+	}
+	if res.Usage == nil || res.Usage.InputTokens != res.ThreadUsage.InputTokens-first.ThreadUsage.InputTokens ||
+		res.Usage.OutputTokens != res.ThreadUsage.OutputTokens-first.ThreadUsage.OutputTokens {
+		t.Errorf("resumed run's usage %+v, want the thread's %+v less the first's %+v", res.Usage, res.ThreadUsage, first.ThreadUsage)
+	}
+	if u := rec.ofType(wire.EventUsage); len(u) != 1 || u[0].Data["input_tokens"] != float64(res.Usage.InputTokens) {
+		t.Errorf("usage event %v, want the run's own %+v", u, res.Usage)
 	}
 }
 
