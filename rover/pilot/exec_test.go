@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,6 +255,30 @@ func TestExecLeftoversStopped(t *testing.T) {
 		t.Errorf("Run took %s", d)
 	}
 	assertGroupGone(t, waitPids(t, spec.WorkDir))
+}
+
+// A process that leaves the pilot's group and is orphaned before any scan
+// sees it (a tool's `setsid server &` whose shell exits at once) is still
+// the pilot's: it carries the run's mark in its environment, and is
+// stopped with the rest.
+func TestExecOrphanInItsOwnSessionStopped(t *testing.T) {
+	t.Parallel()
+	spec := execSpec(t, `echo $$ > pids; setsid sleep 300 >/dev/null 2>&1 < /dev/null & echo $! >> pids; setsid sleep 301 >/dev/null 2>&1 < /dev/null & echo $! >> pids; echo bye`)
+	res := Run(context.Background(), spec, newRecorder(t).emit)
+	if res.Failed || res.FinalMessage != "bye" {
+		t.Fatalf("result = %+v, want success with final message bye", res)
+	}
+	pids := waitPids(t, spec.WorkDir)
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids[1:] {
+		for !processGone(pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !processGone(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("the orphan %d in a session of its own survived the run", pid)
+		}
+	}
 }
 
 func TestExecLongLines(t *testing.T) {

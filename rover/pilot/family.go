@@ -1,6 +1,7 @@
 package pilot
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,21 +12,49 @@ import (
 	"time"
 )
 
-// family is the processes of one pilot: its process group, plus every
-// descendant seen while it ran. Descendants may leave the group: claude
-// runs each Bash command in a session of its own, so killing the group
-// alone would leave them running. They are found by walking /proc
-// (Linux); elsewhere the family is the process group.
+// family is the processes of one pilot: its process group, every
+// descendant seen while it ran, and every process started since that
+// carries the run's mark in its environment. Descendants may leave the
+// group: claude runs each Bash command in a session of its own, so killing
+// the group alone would leave them running; and one orphaned before any
+// scan saw it (`setsid server &` from a shell that exits at once) is found
+// by its mark. They are found by walking /proc (Linux); elsewhere the
+// family is the process group.
 type family struct {
 	pgid int
-	mu   sync.Mutex
+	// mark is the value of markVar in the pilot's environment, which its
+	// descendants inherit; leaderStart the leader's start time (only
+	// processes started after it are read for the mark).
+	mark        []byte
+	leaderStart uint64
+	mu          sync.Mutex
 	// seen maps the pid of each descendant found to its start time, which
 	// tells it apart from a later process that reuses the pid.
 	seen map[int]uint64
 }
 
-func newFamily(pgid int) *family {
-	return &family{pgid: pgid, seen: map[int]uint64{}}
+// markVar is the environment variable that marks a pilot's processes.
+const markVar = "UFO_PILOT_RUN"
+
+func newFamily(pgid int, mark string) *family {
+	f := &family{pgid: pgid, seen: map[int]uint64{}}
+	if mark != "" {
+		f.mark = []byte("\x00" + markVar + "=" + mark + "\x00")
+	}
+	if p, ok := readProc(pgid); ok {
+		f.leaderStart = p.start
+	}
+	return f
+}
+
+// marked reports whether process pid carries the family's mark.
+func (f *family) marked(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+	if err != nil || len(f.mark) == 0 {
+		return false
+	}
+	// Every variable ends in NUL; the first has none before it.
+	return bytes.Contains(append([]byte{0}, b...), f.mark)
 }
 
 // proc is one line of /proc/PID/stat, the fields a family needs.
@@ -111,6 +140,15 @@ func (f *family) scan() (live []int, ok bool) {
 	}
 	for pid := range f.seen {
 		stack = append(stack, pid)
+	}
+	known := map[int]bool{}
+	for _, pid := range stack {
+		known[pid] = true
+	}
+	for pid, p := range procs {
+		if !known[pid] && p.live() && p.start >= f.leaderStart && f.leaderStart > 0 && f.marked(pid) {
+			stack = append(stack, pid)
+		}
 	}
 	member := map[int]bool{}
 	for len(stack) > 0 {

@@ -3,12 +3,14 @@ package pilot
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,11 +48,12 @@ type outcome struct {
 // runProcess starts cmd in its own process group, feeds it stdin, reads its
 // output until its processes are gone, and stops them on ctx or timeout.
 func runProcess(ctx context.Context, spec Spec, cmd *pilotCommand, t *turn) outcome {
-	c, p, err := start(spec.WorkDir, cmd)
+	mark := rand.Text()
+	c, p, err := start(spec.WorkDir, cmd, mark)
 	if err != nil {
 		return outcome{startErr: err}
 	}
-	fam := newFamily(c.Process.Pid)
+	fam := newFamily(c.Process.Pid, mark)
 	watching := make(chan struct{})
 	go fam.watch(watchInterval, watching)
 	go func() {
@@ -112,8 +115,9 @@ func (s Spec) killGrace() time.Duration {
 	return 3 * time.Second
 }
 
-// start starts cmd in dir, in a process group of its own.
-func start(dir string, cmd *pilotCommand) (*exec.Cmd, *pipes, error) {
+// start starts cmd in dir, in a process group of its own, with mark in
+// its environment (see family).
+func start(dir string, cmd *pilotCommand, mark string) (*exec.Cmd, *pipes, error) {
 	path, err := lookPath(cmd.path, cmd.env)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", cmd.path, err)
@@ -124,7 +128,7 @@ func start(dir string, cmd *pilotCommand) (*exec.Cmd, *pipes, error) {
 	}
 	c := exec.Command(path, cmd.args...)
 	c.Dir = dir
-	c.Env = cmd.env
+	c.Env = append(slices.Clip(cmd.env), markVar+"="+mark)
 	c.Stdin, c.Stdout, c.Stderr = p.stdinR, p.stdoutW, p.stderrW
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = c.Start()
