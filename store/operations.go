@@ -589,7 +589,7 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 			if !in.Restart || (op.Status != app.StatusBacklog && op.Status != app.StatusCanceled) {
 				return nil
 			}
-			return restart(ctx, tx, fleetID, op)
+			return s.restart(ctx, tx, op)
 		}
 		// A session to resume holds the conversation; without one (an exec
 		// pilot, a run that failed before its pilot began) the prompt is
@@ -614,32 +614,25 @@ func (s *Store) CreateMessage(ctx context.Context, fleetID, idOrCode string, in 
 	return msg, followUp, err
 }
 
-// restart queues a fresh run of an operation with a pilot and no active
-// run, with the whole conversation in its prompt; with no pilot, or a run
-// already active, it does nothing.
-func restart(ctx context.Context, tx querier, fleetID string, op app.Operation) error {
+// restart moves an operation to queued as UpdateOperation does (a fresh
+// run with the whole conversation in its prompt), within the caller's
+// transaction; with no pilot, or a run already active, it does nothing.
+func (s *Store) restart(ctx context.Context, tx querier, op app.Operation) error {
 	active, err := activeRun(ctx, tx, op.ID)
 	if err != nil || active != nil {
 		return err
 	}
-	pilot, err := dispatchPilot(ctx, tx, fleetID, op.AssigneeType, op.AssigneeID)
+	err = s.applyStatus(ctx, tx, &op, app.StatusQueued, nil, nil)
 	if app.IsCode(err, app.ENotFound) || app.IsCode(err, app.EInvalid) {
 		return nil // the message stays; nothing to run it
 	}
-	if err != nil || pilot == nil {
-		return err
-	}
-	msgs, err := conversation(ctx, tx, fleetID, op.ID)
 	if err != nil {
 		return err
 	}
-	if err := createRun(ctx, tx, fleetID, op.ID, *pilot, initialPrompt(op.Title, op.Body, msgs), false, ""); err != nil {
+	if _, err := tx.Exec(ctx, q("SetOperationStatus"), op.FleetID, op.ID, app.StatusQueued); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, q("SetOperationStatus"), fleetID, op.ID, app.StatusQueued); err != nil {
-		return err
-	}
-	return emit(ctx, tx, fleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
+	return emit(ctx, tx, op.FleetID, "operation.updated", &op.ID, map[string]any{"status": app.StatusQueued})
 }
 
 // followUpPilot returns the pilot (locked against deletion) and session a

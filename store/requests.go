@@ -36,13 +36,3 @@ func applyRequest(ctx context.Context, tx querier, fleetID, key, target string) 
 	}
 	return prior, true, nil
 }
-
-// RequestApplied reports whether a request with this key was applied.
-func (s *Store) RequestApplied(ctx context.Context, fleetID, key string) (bool, error) {
-	var found *string
-	err := s.pool.QueryRow(ctx, q("FindRequest"), fleetID, key).Scan(&found)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, translate(err)
-}
